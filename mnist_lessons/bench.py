@@ -1,0 +1,151 @@
+"""Training-speed benchmark: the library's training path against a bare ``model.fit``.
+
+For each architecture both paths train the same freshly built model on the same images at the
+documented batch size; the first epoch (tracing, warm-up) is not counted. A FLOP count of each
+model, set against the measured rate of a large matrix product, says how much of the machine's
+arithmetic each path uses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .data import PreparedData
+from .models import ARCHITECTURES, REFERENCES, build_model
+from .train import check_positive_int, train
+
+
+def matmul_gflops(n: int = 4096, repeats: int = 5) -> float:
+    """Measured float32 matrix-product rate of this machine in TensorFlow, in GFLOP/s."""
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    (a @ b).numpy()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        (a @ b).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def forward_flops(model: keras.Model) -> int:
+    """Multiply-adds ×2 of one image's forward pass through the Conv2D and Dense layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw = layer.kernel_size
+            _, h, w, c_out = layer.output.shape
+            c_in = layer.input.shape[-1]
+            total += 2 * kh * kw * c_in * c_out * h * w
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * layer.input.shape[-1] * layer.units
+    return int(total)
+
+
+def _bare_fit(name: str, data: PreparedData, epochs: int, batch_size: int) -> list[float]:
+    model = build_model(name)
+    model.compile(
+        optimizer=REFERENCES[name].make_optimizer(),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    seconds = []
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        model.fit(
+            data.x_train,
+            data.y_train,
+            batch_size=batch_size,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            verbose=0,
+        )
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def run_benchmark(
+    data: PreparedData,
+    *,
+    architectures=None,
+    epochs: int = 2,
+    gflops: float | None = None,
+    log=print,
+) -> list[dict]:
+    """Measures training throughput for each architecture on the library path and bare fit.
+
+    Args:
+        data: training images (the validation split is not used, so both paths do equal work).
+        architectures: names to measure; all of `ARCHITECTURES` if None.
+        epochs: epochs per path; the first is warm-up, so at least 2.
+        gflops: the machine's matrix-product rate; measured if None.
+        log: where to report progress.
+
+    Returns:
+        One record per architecture with ``architecture``, ``batch_size``,
+        ``library_images_per_s``, ``bare_images_per_s``, ``ratio``, ``train_gflop_per_image``
+        and the fraction of ``matmul_gflops`` each path reaches.
+    """
+    epochs = check_positive_int("epochs", epochs)
+    if epochs < 2:
+        raise ValueError(f"epochs must be at least 2 (one is warm-up). Received: epochs={epochs}")
+    names = list(architectures or ARCHITECTURES)
+    rate = gflops or matmul_gflops()
+    no_val = PreparedData(
+        data.x_train, data.y_train, data.x_val[:0], data.y_val[:0], data.x_test, data.y_test
+    )
+    n = len(no_val.x_train)
+    records = []
+    for name in names:
+        batch = REFERENCES[name].batch_size
+        keras.utils.set_random_seed(0)
+        library = train(name, no_val, epochs=epochs).epoch_seconds[1:]
+        keras.utils.set_random_seed(0)
+        bare = _bare_fit(name, no_val, epochs, batch)[1:]
+        # Training costs about three forward passes (forward, and two products backward).
+        gflop = 3 * forward_flops(build_model(name)) / 1e9
+        lib_ips, bare_ips = n / float(np.median(library)), n / float(np.median(bare))
+        records.append(
+            {
+                "architecture": name,
+                "write_up": REFERENCES[name].write_up,
+                "batch_size": batch,
+                "images": n,
+                "library_images_per_s": round(lib_ips, 1),
+                "bare_images_per_s": round(bare_ips, 1),
+                "ratio": round(lib_ips / bare_ips, 3),
+                "train_gflop_per_image": round(gflop, 5),
+                "library_fraction_of_matmul": round(lib_ips * gflop / rate, 3),
+                "bare_fraction_of_matmul": round(bare_ips * gflop / rate, 3),
+                "matmul_gflops": round(rate, 1),
+            }
+        )
+        log(format_row(records[-1]))
+    return records
+
+
+HEADER = (
+    f"{'architecture':<22} {'batch':>5} {'library img/s':>14} {'bare img/s':>11} "
+    f"{'ratio':>6} {'GFLOP/img':>10} {'lib %peak':>9} {'bare %peak':>10}"
+)
+
+
+def format_row(r: dict) -> str:
+    return (
+        f"{r['architecture']:<22} {r['batch_size']:>5} {r['library_images_per_s']:>14,.0f} "
+        f"{r['bare_images_per_s']:>11,.0f} {r['ratio']:>6.2f} "
+        f"{r['train_gflop_per_image']:>10.4f} {r['library_fraction_of_matmul']:>9.0%} "
+        f"{r['bare_fraction_of_matmul']:>10.0%}"
+    )
+
+
+def write_json(records: list[dict], path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(records, indent=1) + "\n")
+    return path

@@ -1,0 +1,280 @@
+"""The five documented architectures, as builder functions in one registry.
+
+Each builder returns an uncompiled `keras.Sequential` for 28×28×1 inputs scaled to [0, 1], ending
+in a 10-way softmax. `REFERENCES` holds what each original write-up documented and reported;
+the chapters and the comparison read those facts from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+from keras import layers
+
+INPUT_SHAPE = (28, 28, 1)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What one reference write-up documented and reported.
+
+    Attributes:
+        write_up: the write-up's id, "000" … "004".
+        title: a short description of the architecture.
+        params: the parameter count the write-up's summary gives (or, for 003, the
+            reconstruction's).
+        epochs: documented number of training epochs.
+        batch_size: documented batch size (Keras's default of 32 where none is given).
+        optimizer: Keras optimizer name.
+        optimizer_config: keyword arguments for that optimizer.
+        reported: the figures the write-up reports, e.g. ``{"test_accuracy": 0.9895}``.
+        validation: how the write-up validated, in a few words.
+        reconstructed: what this book had to fill in because the write-up does not say it.
+    """
+
+    write_up: str
+    title: str
+    params: int
+    epochs: int
+    batch_size: int
+    optimizer: str
+    reported: dict[str, float]
+    validation: str
+    reconstructed: str
+    optimizer_config: dict = field(default_factory=dict)
+
+    @property
+    def reported_test_accuracy(self) -> float:
+        return self.reported["test_accuracy"]
+
+    def make_optimizer(self) -> keras.optimizers.Optimizer:
+        """Returns a fresh instance of the documented optimizer."""
+        return keras.optimizers.get({"class_name": self.optimizer, "config": self.optimizer_config})
+
+
+def three_conv_dense64() -> keras.Sequential:
+    """Three 3×3 convolutions with two poolings and a 64-unit dense layer (93,322 parameters).
+
+    Source: reference write-up 000. Every layer is documented; the optimizer (Adam) and batch
+    size (32) are not, and take Keras's usual defaults.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE, name="image"),
+            layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Conv2D(64, 3, activation="relu", name="conv3"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(64, activation="relu", name="dense"),
+            layers.Dense(10, activation="softmax", name="digit"),
+        ],
+        name="three_conv_dense64",
+    )
+
+
+def two_conv_dropout() -> keras.Sequential:
+    """Two 4×4 convolutions, each pooled and followed by dropout, and a 256-unit head (150,858).
+
+    Source: reference write-up 001. The layers and sizes are documented; the dropout rates are
+    not, so this uses the common 0.25 after each convolution block and 0.5 before the output.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE, name="image"),
+            layers.Conv2D(32, 4, activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Dropout(0.25, name="dropout1"),
+            layers.Conv2D(32, 4, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Dropout(0.25, name="dropout2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(256, activation="relu", name="dense"),
+            layers.Dropout(0.5, name="dropout3"),
+            layers.Dense(10, activation="softmax", name="digit"),
+        ],
+        name="two_conv_dropout",
+    )
+
+
+def one_conv_wide_dense() -> keras.Sequential:
+    """One same-padded 3×3 convolution feeding two 256-unit dense layers (1,674,570 parameters).
+
+    Source: reference write-up 002. Its summary fixes the layers and sizes; the activations of
+    the two dense layers and the dropout rate are not given, so this uses ReLU and 0.2.
+    Almost all of the parameters sit in the first dense layer (6,272 × 256).
+    """
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE, name="image"),
+            layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(256, activation="relu", name="dense1"),
+            layers.Dense(256, activation="relu", name="dense2"),
+            layers.Dropout(0.2, name="dropout"),
+            layers.Dense(10, activation="softmax", name="digit"),
+        ],
+        name="one_conv_wide_dense",
+    )
+
+
+def keras_classic_cnn() -> keras.Sequential:
+    """The classic Keras MNIST example: two convolutions, one pooling, dropout (1,199,882).
+
+    Source: reference write-up 003, which does not list its layers. Its training log (12 epochs
+    on 60,000 images, validated on the 10,000 test images, test loss 0.0304) matches the
+    long-standing ``mnist_cnn.py`` example of Keras, so the whole model is reconstructed from
+    that example, with its optimizer (Adadelta, learning rate 1.0) and batch size (128).
+    """
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE, name="image"),
+            layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool"),
+            layers.Dropout(0.25, name="dropout1"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(128, activation="relu", name="dense"),
+            layers.Dropout(0.5, name="dropout2"),
+            layers.Dense(10, activation="softmax", name="digit"),
+        ],
+        name="keras_classic_cnn",
+    )
+
+
+def three_conv_three_pool() -> keras.Sequential:
+    """Three 64-filter convolutions, each pooled, and a 64→32 dense head (81,066 parameters).
+
+    Source: reference write-up 004. Every layer is documented, with the activations as separate
+    layers as the write-up has them; the optimizer (Adam) and batch size (32) are not given.
+    The third pooling leaves a 1×1×64 map, so the head sees only 64 features.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE, name="image"),
+            layers.Conv2D(64, 3, name="conv1"),
+            layers.Activation("relu", name="relu1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(64, 3, name="conv2"),
+            layers.Activation("relu", name="relu2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Conv2D(64, 3, name="conv3"),
+            layers.Activation("relu", name="relu3"),
+            layers.MaxPooling2D(2, name="pool3"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(64, name="dense1"),
+            layers.Activation("relu", name="relu4"),
+            layers.Dense(32, name="dense2"),
+            layers.Activation("relu", name="relu5"),
+            layers.Dense(10, name="logits"),
+            layers.Activation("softmax", name="digit"),
+        ],
+        name="three_conv_three_pool",
+    )
+
+
+ARCHITECTURES: dict[str, Callable[[], keras.Sequential]] = {
+    "three_conv_dense64": three_conv_dense64,
+    "two_conv_dropout": two_conv_dropout,
+    "one_conv_wide_dense": one_conv_wide_dense,
+    "keras_classic_cnn": keras_classic_cnn,
+    "three_conv_three_pool": three_conv_three_pool,
+}
+
+REFERENCES: dict[str, Reference] = {
+    "three_conv_dense64": Reference(
+        write_up="000",
+        title="Three convolutions and a 64-unit dense layer",
+        params=93_322,
+        epochs=3,
+        batch_size=32,
+        optimizer="adam",
+        reported={"val_accuracy": 0.9884, "test_accuracy": 0.9895},
+        validation="a validation split taken from the training set",
+        reconstructed="optimizer and batch size (Adam, 32)",
+    ),
+    "two_conv_dropout": Reference(
+        write_up="001",
+        title="Two 4×4 convolutions with dropout",
+        params=150_858,
+        epochs=10,
+        batch_size=32,
+        optimizer="adam",
+        reported={
+            "train_loss": 0.0288,
+            "train_accuracy": 0.9906,
+            "test_loss": 0.0285,
+            "test_accuracy": 0.9934,
+        },
+        validation="none reported",
+        reconstructed="dropout rates (0.25, 0.25, 0.5) and optimizer (Adam)",
+    ),
+    "one_conv_wide_dense": Reference(
+        write_up="002",
+        title="One convolution and a wide dense head",
+        params=1_674_570,
+        epochs=10,
+        batch_size=32,
+        optimizer="adam",
+        reported={"train_accuracy": 0.9971, "test_accuracy": 0.97},
+        validation="none reported",
+        reconstructed="dense activations (ReLU), dropout rate (0.2) and optimizer (Adam)",
+    ),
+    "keras_classic_cnn": Reference(
+        write_up="003",
+        title="The classic Keras MNIST example",
+        params=1_199_882,
+        epochs=12,
+        batch_size=128,
+        optimizer="adadelta",
+        optimizer_config={"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7},
+        reported={"test_loss": 0.0304, "best_val_accuracy": 0.9914, "test_accuracy": 0.9899},
+        validation="the 10,000 test images (a leak: this book holds out a validation split)",
+        reconstructed="every layer, the optimizer (Adadelta, learning rate 1.0) and batch size "
+        "(128), from the Keras example its log matches",
+    ),
+    "three_conv_three_pool": Reference(
+        write_up="004",
+        title="Three pooled 64-filter convolutions",
+        params=81_066,
+        epochs=5,
+        batch_size=32,
+        optimizer="adam",
+        reported={"test_loss": 0.0569, "test_accuracy": 0.9838},
+        validation="none reported",
+        reconstructed="optimizer and batch size (Adam, 32)",
+    ),
+}
+
+BY_WRITE_UP = {ref.write_up: name for name, ref in REFERENCES.items()}
+
+
+def check_architecture(name: str) -> str:
+    """Returns ``name`` if it is registered, else raises a ValueError listing the names."""
+    if not isinstance(name, str) or name not in ARCHITECTURES:
+        raise ValueError(
+            f"Unknown architecture {name!r}. Choose one of: {', '.join(ARCHITECTURES)}"
+        )
+    return name
+
+
+def build_model(name: str) -> keras.Sequential:
+    """Builds the named architecture from `ARCHITECTURES` (uncompiled)."""
+    return ARCHITECTURES[check_architecture(name)]()
+
+
+def layer_table(model: keras.Model) -> list[dict]:
+    """One row per layer: name, type, output shape and parameter count."""
+    return [
+        {
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": tuple(layer.output.shape[1:]),
+            "params": layer.count_params(),
+        }
+        for layer in model.layers
+    ]

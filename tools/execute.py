@@ -1,0 +1,72 @@
+"""Executes every chapter with papermill, in table-of-contents order, and reports wall times.
+
+    python tools/execute.py [--out DIR] [--only NAME ...] -- [papermill parameter options]
+
+For example ``-- -p epochs 1 -p train_limit 3000`` for a quick pass. Parameters a chapter does
+not declare are ignored by that chapter (papermill warns and goes on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import papermill
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chapters import ROOT, chapters
+
+
+def parse_parameters(options: list[str]) -> dict:
+    """Turns ``-p name value`` pairs into a dict, with values parsed as YAML scalars."""
+    import yaml
+
+    parameters, i = {}, 0
+    while i < len(options):
+        if options[i] not in ("-p", "--parameters") or i + 2 >= len(options):
+            raise SystemExit(f"expected `-p NAME VALUE`, got {shlex.join(options[i:])!r}")
+        parameters[options[i + 1]] = yaml.safe_load(options[i + 2])
+        i += 3
+    return parameters
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="book", help="folder for executed notebooks")
+    parser.add_argument("--only", nargs="*", help="chapter file stems to run (default: all)")
+    parser.add_argument("--timings", help="write per-chapter wall seconds to this JSON file")
+    parser.add_argument("papermill_options", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    options = [o for o in args.papermill_options if o != "--"]
+    parameters = parse_parameters(options)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = {}
+    start_all = time.perf_counter()
+    for notebook in chapters():
+        if args.only and notebook.stem not in args.only:
+            continue
+        start = time.perf_counter()
+        papermill.execute_notebook(
+            str(notebook),
+            str(out / notebook.name),
+            parameters=parameters,
+            cwd=str(notebook.parent),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+        timings[notebook.stem] = round(time.perf_counter() - start, 1)
+        print(f"{notebook.relative_to(ROOT)}: {timings[notebook.stem]:.0f} s", flush=True)
+    timings["total"] = round(time.perf_counter() - start_all, 1)
+    print(f"all chapters: {timings['total']:.0f} s")
+    if args.timings:
+        Path(args.timings).write_text(json.dumps(timings, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
