@@ -1,13 +1,14 @@
 # The book and its library. `make book` is the main job: install, execute, build.
 VENV ?= .venv
 PYTHON ?= $(VENV)/bin/python
-CHAPTERS := $(shell $(PYTHON) tools/chapters.py 2>/dev/null)
 # Extra papermill parameters for `make execute`, e.g. PARAMS="-p epochs 1 -p train_limit 3000"
 PARAMS ?=
 # Where `make execute` writes executed notebooks; in place by default.
 OUT ?= book
 
-.PHONY: install data execute html book test lint format clean
+.PHONY: install browser data execute html book test lint format clean
+
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 install: $(VENV)/.installed
 
@@ -30,14 +31,20 @@ execute: data
 # Builds the HTML from the committed, executed notebooks; any warning is an error.
 html: install
 	$(PYTHON) tools/check_notebooks.py book
-	$(VENV)/bin/jupyter-book build . --warningiserror --nitpicky --keep-going
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
 book: execute html
 
 # The test suite: unit tests of the library, the command line, and every chapter under
 # papermill with small parameters. This is what CI runs (.ci/run).
-test: install
+test: install browser
 	$(PYTHON) -m pytest
+
+# Headless Chromium for the browser test of the built book (Debian's packages).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
 
 lint: install
 	$(VENV)/bin/ruff check .

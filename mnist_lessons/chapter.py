@@ -40,6 +40,7 @@ class ChapterParameters:
     seed: int
     validation_size: int
     architecture: str | None = None
+    seeds: int = 1
 
 
 def check_parameters(
@@ -50,6 +51,7 @@ def check_parameters(
     seed=0,
     validation_size=5000,
     architecture=None,
+    seeds=1,
 ) -> ChapterParameters:
     """Validates the values of a chapter's parameters cell.
 
@@ -89,12 +91,15 @@ def check_parameters(
             f"{available} (the training images left after validation)",
         )
     seed = _integer("seed", seed, 0, 2**32 - 1, "an integer from 0 to 2**32 - 1")
+    seeds = _integer("seeds", seeds, 1, 50, "an integer from 1 to 50 (runs per recipe)")
     if architecture is not None and architecture not in ARCHITECTURES:
         raise ParameterError(
             f"architecture must be one of {', '.join(ARCHITECTURES)}. "
             f"Received: architecture={architecture!r}"
         )
-    return ChapterParameters(epochs, batch_size, train_limit, seed, validation_size, architecture)
+    return ChapterParameters(
+        epochs, batch_size, train_limit, seed, validation_size, architecture, seeds
+    )
 
 
 def results_path(results_dir: str | os.PathLike, architecture: str) -> Path:

@@ -1,0 +1,113 @@
+"""The book as readers get it: the strict HTML build, then every page in headless Chromium."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from chapters import chapters  # noqa: E402
+from check_notebooks import problems  # noqa: E402
+
+CHAPTERS = chapters()
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_notebook_is_executed_and_clean(path):
+    assert problems(path) == []
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory) -> Path:
+    """Builds the book once with warnings as errors, into a temporary folder."""
+    out = tmp_path_factory.mktemp("book")
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_book", "build", str(ROOT), "--path-output", str(out),
+         "--warningiserror", "--nitpick", "--keep-going"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return out / "_build" / "html"
+
+
+def page(html: Path, notebook: Path) -> Path:
+    return html / "book" / f"{notebook.stem}.html"
+
+
+def test_build_writes_every_chapter_with_its_figures(html):
+    for notebook in CHAPTERS:
+        text = page(html, notebook).read_text()
+        assert "<img" in text, f"{notebook.stem} has no figure"
+        assert "Failed to format" not in text
+    assert (html / "index.html").is_file()
+
+
+def test_glued_numbers_appear_in_the_prose(html):
+    text = page(html, ROOT / "book" / "001-two-conv-dropout.ipynb").read_text()
+    assert "150,858" in text
+    assert "reference write-up" in text
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail("chromium and chromedriver are required: `make install` installs them "
+                    "(Debian packages chromium and chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage", "--window-size=1280,2000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def server(html):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_page_loads_with_images_no_console_errors_and_its_own_colab_link(browser, server,
+                                                                        notebook):
+    browser.get(f"{server}/book/{notebook.stem}.html")
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    heading = browser.execute_script("return document.querySelector('main h1')?.textContent")
+    assert heading and "404" not in browser.title, f"{notebook.stem}: no chapter heading"
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.currentSrc, i.complete, i.naturalWidth])"
+    )
+    assert images, "no images on the page"
+    broken = [src for src, complete, width in images if not complete or width == 0]
+    assert not broken, f"images that did not decode: {broken}"
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors
+    links = browser.execute_script(
+        "return Array.from(document.querySelectorAll('a[href*=\"colab.research.google.com\"]'))"
+        ".map(a => a.href)"
+    )
+    assert links, "no Colab launch link"
+    assert all(link.endswith(f"/blob/main/book/{notebook.name}") for link in links), links
