@@ -32,9 +32,22 @@ def html(tmp_path_factory) -> Path:
     """Builds the book once with warnings as errors, into a temporary folder."""
     out = tmp_path_factory.mktemp("book")
     done = subprocess.run(
-        [sys.executable, "-m", "jupyter_book", "build", str(ROOT), "--path-output", str(out),
-         "--warningiserror", "--nitpick", "--keep-going"],
-        capture_output=True, text=True, timeout=900, check=False,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_book",
+            "build",
+            str(ROOT),
+            "--path-output",
+            str(out),
+            "--warningiserror",
+            "--nitpick",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return out / "_build" / "html"
@@ -61,16 +74,26 @@ def test_glued_numbers_appear_in_the_prose(html):
 @pytest.fixture(scope="module")
 def browser():
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail("chromium and chromedriver are required: `make install` installs them "
-                    "(Debian packages chromium and chromium-driver)")
+        pytest.fail(
+            "chromium and chromedriver are required: `make install` installs them "
+            "(Debian packages chromium and chromium-driver)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage", "--window-size=1280,2000"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,2000",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -91,8 +114,7 @@ def server(html):
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
-def test_page_loads_with_images_no_console_errors_and_its_own_colab_link(browser, server,
-                                                                        notebook):
+def test_page_loads_with_images_no_console_errors_and_its_own_colab_link(browser, server, notebook):
     browser.get(f"{server}/book/{notebook.stem}.html")
     browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
     heading = browser.execute_script("return document.querySelector('main h1')?.textContent")

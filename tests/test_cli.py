@@ -87,7 +87,7 @@ def test_bad_arguments_get_clear_errors(tmp_path):
     done = run("train", "--arch", "lenet", "--epochs", "1")
     assert done.returncode == 2 and "invalid choice: 'lenet'" in done.stderr
     done = run("train", "--arch", "three_conv_dense64", "--epochs", "0")
-    assert done.returncode == 2 and "--epochs: must be a positive integer, got 0" in done.stderr
+    assert done.returncode == 2 and "--epochs: must be a positive integer, got '0'" in done.stderr
     done = run(
         "train", "--arch", "three_conv_dense64", "--train-limit", "5", "--output", str(tmp_path)
     )
