@@ -33,9 +33,7 @@ def html(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "jupyter_book",
+            str(Path(sys.executable).with_name("jupyter-book")),
             "build",
             str(ROOT),
             "--path-output",
