@@ -1,8 +1,8 @@
 """A reader's own digits: turning any image into what MNIST would have made of it, then classifying.
 
 MNIST's digits were size-normalised to fit a 20×20 box (keeping their aspect ratio), then placed
-in a 28×28 field so that their centre of mass sits at the centre, white on black. `prepare_image`
-repeats those steps for a photo, a scan or a drawing.
+in a 28×28 field so that their centre of mass sits at pixel (14, 14), white on black.
+`prepare_image` repeats those steps for a photo, a scan or a drawing.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from scipy import ndimage
 
 FIELD = 28
 BOX = 20
 # Pixels fainter than this fraction of the strongest stroke are treated as background.
-INK_THRESHOLD = 0.2
+INK_THRESHOLD = 0.1
 
 
 class ImageError(ValueError):
@@ -105,11 +106,15 @@ def prepare_image_steps(image) -> dict[str, np.ndarray]:
     mass = boxed.sum()
     ys, xs = np.indices(boxed.shape)
     centre_y, centre_x = (ys * boxed).sum() / mass, (xs * boxed).sum() / mass
-    top = int(np.clip(round(FIELD / 2 - 0.5 - centre_y), 0, FIELD - boxed.shape[0]))
-    left = int(np.clip(round(FIELD / 2 - 0.5 - centre_x), 0, FIELD - boxed.shape[1]))
-    field = np.zeros((FIELD, FIELD), dtype=np.float32)
+    # MNIST's centres of mass sit at pixel (14, 14): place the box at the nearest whole pixel,
+    # then move the remaining fraction of a pixel by interpolation.
+    top = int(np.clip(round(FIELD / 2 - centre_y), 0, FIELD - boxed.shape[0]))
+    left = int(np.clip(round(FIELD / 2 - centre_x), 0, FIELD - boxed.shape[1]))
+    field = np.zeros((FIELD, FIELD), dtype=np.float64)
     field[top : top + boxed.shape[0], left : left + boxed.shape[1]] = boxed
-    steps["centred"] = np.clip(field, 0.0, 1.0)
+    residual = (FIELD / 2 - (top + centre_y), FIELD / 2 - (left + centre_x))
+    field = ndimage.shift(field, residual, order=1, mode="constant", cval=0.0)
+    steps["centred"] = np.clip(field, 0.0, 1.0).astype(np.float32)
     return steps
 
 
@@ -119,7 +124,7 @@ def prepare_image(image) -> np.ndarray:
     Steps: read as grey; make the digit white on black (dark-on-light input is inverted, judged
     from the border); subtract the background level and drop faint pixels; crop to the digit;
     scale it to fit a 20×20 box keeping its aspect ratio; place it in a 28×28 field with its
-    centre of mass at the centre.
+    centre of mass at pixel (14, 14), as MNIST's digits have it.
 
     Args:
         image: a path to a PNG or JPEG (grey, RGB or with transparency) or a numeric array of

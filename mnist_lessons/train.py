@@ -211,7 +211,7 @@ def train(
             compile_model(keras_model, optimizer or reference.make_optimizer())
         else:
             keras_model = model
-            if optimizer is not None or keras_model.optimizer is None:
+            if optimizer is not None or getattr(keras_model, "optimizer", None) is None:
                 compile_model(keras_model, optimizer or "adam")
 
     fit_callbacks = [_EpochTimer(seconds), *(callbacks or [])]

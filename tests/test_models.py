@@ -49,7 +49,7 @@ def test_model_maps_images_to_ten_probabilities(name):
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_builder_docstring_names_its_write_up_and_what_is_reconstructed(name):
-    doc = ARCHITECTURES[name].__doc__
+    doc = " ".join(ARCHITECTURES[name].__doc__.split())
     assert f"reference write-up {REFERENCES[name].write_up}" in doc
     assert any(
         word in doc
