@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 import mnist_lessons  # noqa: F401  (quiet backend import before anything else)
@@ -37,7 +35,3 @@ def mnist():
 def small_data(mnist):
     """A class-balanced 3,000-image training subset with a 1,000-image validation split."""
     return data_module.prepare_data(mnist, validation_size=1000, train_limit=3000, seed=0)
-
-
-def pytest_configure(config):
-    os.environ.setdefault("MPLBACKEND", "Agg")
