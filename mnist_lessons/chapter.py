@@ -105,13 +105,3 @@ def check_parameters(
 def results_path(results_dir: str | os.PathLike, architecture: str) -> Path:
     """Where an architecture chapter saves its results, for the comparison to read."""
     return Path(results_dir) / f"{architecture}.json"
-
-
-def comparison_table(rows: list[dict]) -> str:
-    """A Markdown table from a list of dicts sharing the same keys."""
-    if not rows:
-        raise ValueError("rows is empty: there is nothing to tabulate.")
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
-    return "\n".join(lines)

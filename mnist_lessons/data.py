@@ -288,8 +288,7 @@ def _fetch_keras(home: Path, timeout: float) -> MnistArrays:
     existing = _keras_home_npz()
     if existing.is_file():
         arrays = _load_npz(existing)
-        shutil.copyfile(existing, home / ".mnist.npz.part")
-        os.replace(home / ".mnist.npz.part", home / "mnist.npz")
+        _atomic_write(home / "mnist.npz", existing.read_bytes())
         return arrays
     try:
         with urllib.request.urlopen(KERAS_ORIGIN, timeout=timeout) as response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_lessons.chapter import ParameterError, check_parameters, comparison_table
+from mnist_lessons.chapter import ParameterError, check_parameters
 
 
 def test_defaults_mean_as_documented():
@@ -24,6 +24,7 @@ def test_defaults_mean_as_documented():
         ({"seed": -3}, "seed must be an integer from 0"),
         ({"architecture": "resnet"}, "architecture must be one of three_conv_dense64, "),
         ({"validation_size": 40000}, "validation_size must be an integer from 0 to 30000"),
+        ({"seeds": 0}, "seeds must be an integer from 1 to 50"),
     ],
 )
 def test_bad_values_name_the_parameter_and_the_accepted_values(kwargs, message):
@@ -33,10 +34,3 @@ def test_bad_values_name_the_parameter_and_the_accepted_values(kwargs, message):
 
 def test_train_limit_bound_follows_the_validation_size():
     assert check_parameters(train_limit=60000, validation_size=0).train_limit == 60000
-
-
-def test_comparison_table():
-    table = comparison_table([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])
-    assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |", "| 2 | y |"]
-    with pytest.raises(ValueError, match="rows is empty"):
-        comparison_table([])
