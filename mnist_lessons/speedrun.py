@@ -16,6 +16,7 @@ import numpy as np
 from keras import layers
 
 from .data import NUM_CLASSES, PreparedData
+from .evaluate import evaluate_model
 from .train import check_positive_int, set_seed
 
 
@@ -99,9 +100,7 @@ def build_fast_model(recipe: Recipe) -> keras.Sequential:
     ]
     if recipe.second_pool:
         model_layers.append(layers.MaxPooling2D(2, name="pool2"))
-    model_layers += [
-        layers.Flatten(name="flatten"),
-    ]
+    model_layers.append(layers.Flatten(name="flatten"))
     if recipe.dense:
         model_layers.append(layers.Dense(recipe.dense, activation="relu", name="dense"))
     if recipe.dropout:
@@ -180,14 +179,8 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
             data.x_train, y_train, batch_size=recipe.batch_size, epochs=recipe.epochs, verbose=0
         )
     seconds = time.perf_counter() - start
-    val = None
-    if len(data.x_val):
-        val = float(
-            (model.predict(data.x_val, batch_size=1000, verbose=0).argmax(1) == data.y_val).mean()
-        )
-    test = float(
-        (model.predict(data.x_test, batch_size=1000, verbose=0).argmax(1) == data.y_test).mean()
-    )
+    val = evaluate_model(model, data.x_val, data.y_val).accuracy if len(data.x_val) else None
+    test = evaluate_model(model, data.x_test, data.y_test).accuracy
     return SpeedrunResult(recipe.name, seed, seconds, test, val)
 
 
