@@ -44,7 +44,7 @@ def _cmd_data(args) -> int:
 def _cmd_train(args) -> int:
     from .data import prepare_data
     from .evaluate import evaluate_model
-    from .models import REFERENCES
+    from .models import REFERENCES, default_precision, precision_of
     from .train import save_history, set_seed, train
 
     reference = REFERENCES[args.arch]
@@ -58,7 +58,8 @@ def _cmd_train(args) -> int:
     output.mkdir(parents=True, exist_ok=True)
     print(
         f"Training {args.arch} (reference write-up {reference.write_up}) for {epochs} "
-        f"epochs, batch {batch_size}, on {len(data.x_train):,} images"
+        f"epochs, batch {batch_size}, on {len(data.x_train):,} images, in "
+        f"{args.precision or default_precision()}"
     )
     result = train(
         args.arch,
@@ -67,6 +68,7 @@ def _cmd_train(args) -> int:
         batch_size=batch_size,
         checkpoint_dir=output / "checkpoint",
         verbose=1 if sys.stdout.isatty() else 2,
+        precision=args.precision,
     )
     if result.resumed_from:
         print(f"Resumed after epoch {result.resumed_from} from {output / 'checkpoint'}")
@@ -78,6 +80,7 @@ def _cmd_train(args) -> int:
         "architecture": args.arch,
         "epochs": result.epochs,
         "batch_size": batch_size,
+        "precision": precision_of(result.model),
         "test_loss": evaluation.loss,
         "test_accuracy": evaluation.accuracy,
         "seconds_per_epoch": result.seconds_per_epoch,
@@ -120,12 +123,14 @@ def _cmd_predict(args) -> int:
 def _cmd_bench(args) -> int:
     from .bench import HEADER, run_benchmark, write_json
     from .data import prepare_data
+    from .models import default_precision
 
     data = prepare_data(validation_size=0, train_limit=args.train_limit, seed=0)
     print(
         f"Training throughput on {len(data.x_train):,} images, median of {args.epochs - 1} "
         "timed epoch(s) after one warm-up epoch"
     )
+    print(f"library path in {default_precision()}; bare fit in float32")
     print(HEADER)
     records = run_benchmark(data, architectures=args.arch, epochs=args.epochs)
     print(f"matrix-product rate: {records[0]['matmul_gflops']:.0f} GFLOP/s (4096² float32)")
@@ -135,7 +140,7 @@ def _cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .models import ARCHITECTURES
+    from .models import ARCHITECTURES, PRECISIONS
 
     parser = argparse.ArgumentParser(
         prog="python -m mnist_lessons",
@@ -171,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="images held out of training for validation (default: 5000)",
     )
     train.add_argument("--seed", type=_non_negative, default=0, help="random seed (default: 0)")
+    train.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        help="arithmetic precision (default: mixed_bfloat16 on CPUs with bfloat16 "
+        "instructions and no GPU, else float32)",
+    )
     train.add_argument(
         "--output",
         default="runs/latest",

@@ -8,6 +8,7 @@ descriptor 2 pointed at /dev/null. Later errors still reach
 stderr as usual.
 """
 
+import logging
 import os
 import sys
 
@@ -38,3 +39,18 @@ def _import_backend_quietly() -> None:
 
 
 _import_backend_quietly()
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" notice.
+
+    Keras gives every new model its own prediction function, so scoring several freshly trained
+    models in a loop (as the fast-training chapter does for each seed) trips TensorFlow's
+    retracing counter, although nothing is traced more than once per model.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_NoRetracingNotice())

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from .data import PreparedData
-from .models import ARCHITECTURES, REFERENCES, build_model
+from .models import ARCHITECTURES, REFERENCES, build_model, default_precision
 from .train import check_positive_int, train
 
 
@@ -49,7 +49,7 @@ def forward_flops(model: keras.Model) -> int:
 
 
 def _bare_fit(name: str, data: PreparedData, epochs: int, batch_size: int) -> list[float]:
-    model = build_model(name)
+    model = ARCHITECTURES[name]()  # Keras's defaults: float32
     model.compile(
         optimizer=REFERENCES[name].make_optimizer(),
         loss="sparse_categorical_crossentropy",
@@ -80,6 +80,9 @@ def run_benchmark(
 ) -> list[dict]:
     """Measures training throughput for each architecture on the library path and bare fit.
 
+    The library path runs in `default_precision()`; where that is not float32, the library path
+    is also measured in float32, to separate the effect of the precision from the rest.
+
     Args:
         data: training images (the validation split is not used, so both paths do equal work).
         architectures: names to measure; all of `ARCHITECTURES` if None.
@@ -89,8 +92,9 @@ def run_benchmark(
 
     Returns:
         One record per architecture with ``architecture``, ``batch_size``,
-        ``library_images_per_s``, ``bare_images_per_s``, ``ratio``, ``train_gflop_per_image``
-        and the fraction of ``matmul_gflops`` each path reaches.
+        ``precision``, ``library_images_per_s``, ``library_float32_images_per_s``,
+        ``bare_images_per_s``, ``ratio``, ``train_gflop_per_image`` and the fraction of
+        ``matmul_gflops`` each path reaches.
     """
     epochs = check_positive_int("epochs", epochs)
     if epochs < 2:
@@ -101,23 +105,31 @@ def run_benchmark(
         data.x_train, data.y_train, data.x_val[:0], data.y_val[:0], data.x_test, data.y_test
     )
     n = len(no_val.x_train)
+    precision = default_precision()
     records = []
     for name in names:
         batch = REFERENCES[name].batch_size
         keras.utils.set_random_seed(0)
-        library = train(name, no_val, epochs=epochs).epoch_seconds[1:]
+        library = train(name, no_val, epochs=epochs, precision=precision).epoch_seconds[1:]
+        library32 = library
+        if precision != "float32":
+            keras.utils.set_random_seed(0)
+            library32 = train(name, no_val, epochs=epochs, precision="float32").epoch_seconds[1:]
         keras.utils.set_random_seed(0)
         bare = _bare_fit(name, no_val, epochs, batch)[1:]
         # Training costs about three forward passes (forward, and two products backward).
-        gflop = 3 * forward_flops(build_model(name)) / 1e9
+        gflop = 3 * forward_flops(build_model(name, "float32")) / 1e9
         lib_ips, bare_ips = n / float(np.median(library)), n / float(np.median(bare))
+        lib32_ips = n / float(np.median(library32))
         records.append(
             {
                 "architecture": name,
                 "write_up": REFERENCES[name].write_up,
                 "batch_size": batch,
                 "images": n,
+                "precision": precision,
                 "library_images_per_s": round(lib_ips, 1),
+                "library_float32_images_per_s": round(lib32_ips, 1),
                 "bare_images_per_s": round(bare_ips, 1),
                 "ratio": round(lib_ips / bare_ips, 3),
                 "train_gflop_per_image": round(gflop, 5),
@@ -131,7 +143,8 @@ def run_benchmark(
 
 
 HEADER = (
-    f"{'architecture':<22} {'batch':>5} {'library img/s':>14} {'bare img/s':>11} "
+    f"{'architecture':<22} {'batch':>5} {'library img/s':>14} {'lib f32 img/s':>14} "
+    f"{'bare img/s':>11} "
     f"{'ratio':>6} {'GFLOP/img':>10} {'lib %peak':>9} {'bare %peak':>10}"
 )
 
@@ -139,7 +152,8 @@ HEADER = (
 def format_row(r: dict) -> str:
     return (
         f"{r['architecture']:<22} {r['batch_size']:>5} {r['library_images_per_s']:>14,.0f} "
-        f"{r['bare_images_per_s']:>11,.0f} {r['ratio']:>6.2f} "
+        f"{r['library_float32_images_per_s']:>14,.0f} {r['bare_images_per_s']:>11,.0f} "
+        f"{r['ratio']:>6.2f} "
         f"{r['train_gflop_per_image']:>10.4f} {r['library_fraction_of_matmul']:>9.0%} "
         f"{r['bare_fraction_of_matmul']:>10.0%}"
     )

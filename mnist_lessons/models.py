@@ -7,13 +7,20 @@ the chapters and the comparison read those facts from here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 from keras import layers
 
 INPUT_SHAPE = (28, 28, 1)
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+"""The numeric precisions a model can be built in (see `default_precision`)."""
+
+PRECISION_VARIABLE = "MNIST_LESSONS_PRECISION"
 
 
 @dataclass(frozen=True)
@@ -262,9 +269,78 @@ def check_architecture(name: str) -> str:
     return name
 
 
-def build_model(name: str) -> keras.Sequential:
-    """Builds the named architecture from `ARCHITECTURES` (uncompiled)."""
-    return ARCHITECTURES[check_architecture(name)]()
+def check_precision(precision, source: str = "precision") -> str:
+    """Returns ``precision`` if it is one of `PRECISIONS`, else raises a ValueError."""
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"{source} must be one of {', '.join(PRECISIONS)}. Received: {precision!r}"
+        )
+    return precision
+
+
+def _cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> set[str]:
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:  # not Linux, or no /proc
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def default_precision() -> str:
+    """The precision `build_model` uses when none is given.
+
+    ``mixed_bfloat16`` (weights and updates in float32, layer arithmetic in bfloat16) on a
+    machine without a GPU whose processor has bfloat16 instructions (``avx512_bf16`` or
+    ``amx_bf16``): there the convolutions run about 1.3 to 1.7 times faster. ``float32``
+    everywhere else, including GPUs without bfloat16 support, where it would be emulated. The
+    environment variable ``MNIST_LESSONS_PRECISION`` overrides the choice.
+    """
+    chosen = os.environ.get(PRECISION_VARIABLE)
+    if chosen:
+        return check_precision(chosen, f"${PRECISION_VARIABLE}")
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return "float32"
+    return "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & _cpu_flags() else "float32"
+
+
+def with_precision(model: keras.Sequential, precision: str) -> keras.Sequential:
+    """A fresh copy of ``model`` computing in ``precision`` (new weights, same layers).
+
+    The output layer stays in float32 so that probabilities and the loss keep full precision,
+    as Keras's mixed-precision guide recommends.
+    """
+    check_precision(precision)
+    last = model.layers[-1].name
+
+    def clone(layer):
+        config = layer.get_config()
+        config["dtype"] = "float32" if layer.name == last else precision
+        return layer.__class__.from_config(config)
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
+def precision_of(model: keras.Model) -> str:
+    """``mixed_bfloat16`` if any layer of ``model`` computes in bfloat16, else ``float32``."""
+    names = {layer.dtype_policy.name for layer in model.layers}
+    return "mixed_bfloat16" if "mixed_bfloat16" in names else "float32"
+
+
+def build_model(name: str, precision: str | None = None) -> keras.Sequential:
+    """Builds the named architecture from `ARCHITECTURES` (uncompiled).
+
+    Args:
+        name: a key of `ARCHITECTURES`.
+        precision: one of `PRECISIONS`; `default_precision()` if None.
+    """
+    model = ARCHITECTURES[check_architecture(name)]()
+    precision = default_precision() if precision is None else check_precision(precision)
+    return model if precision == "float32" else with_precision(model, precision)
 
 
 def layer_table(model: keras.Model) -> list[dict]:

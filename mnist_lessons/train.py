@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from .data import NUM_CLASSES, PreparedData
-from .models import REFERENCES, build_model, check_architecture
+from .models import REFERENCES, build_model, check_architecture, check_precision
 
 # Steps run per call into the compiled training function. Measured on 2 CPU cores: 32 cuts the
 # per-step Python overhead that dominates small MNIST batches (see the fast-training chapter).
@@ -153,6 +153,7 @@ def train(
     checkpoint_dir: str | os.PathLike | None = None,
     verbose: int = 0,
     callbacks: list | None = None,
+    precision: str | None = None,
 ) -> TrainingResult:
     """Trains a model, validating after every epoch on ``data.x_val``.
 
@@ -168,6 +169,8 @@ def train(
             a later call with the same folder resumes after the last finished epoch.
         verbose: 0 silent, 1 progress bar, 2 one line per epoch.
         callbacks: extra Keras callbacks.
+        precision: for an architecture name, the precision to build it in (see
+            `models.default_precision`, which is used if None); a Keras model keeps its own.
 
     Returns:
         A `TrainingResult`.
@@ -183,6 +186,13 @@ def train(
         raise TypeError(
             f"model must be an architecture name or a keras.Model. Received: {type(model).__name__}"
         )
+    elif precision is not None:
+        raise ValueError(
+            "precision applies only when model is an architecture name; build a Keras model in "
+            "the precision you want with models.build_model(name, precision) instead"
+        )
+    if precision is not None:
+        check_precision(precision)
     epochs = check_positive_int(
         "epochs", epochs if epochs is not None else (reference.epochs if reference else 1)
     )
@@ -207,7 +217,7 @@ def train(
         initial_epoch = int(state["epochs_done"])
     else:
         if isinstance(model, str):
-            keras_model = build_model(model)
+            keras_model = build_model(model, precision)
             compile_model(keras_model, optimizer or reference.make_optimizer())
         else:
             keras_model = model

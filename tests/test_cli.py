@@ -53,13 +53,16 @@ def test_train_then_predict_end_to_end(tmp_path, mnist):
         "1000",
         "--seed",
         "1",
+        "--precision",
+        "float32",
         "--output",
         str(out),
     )
     assert done.returncode == 0, done.stderr
-    assert "Epoch 2/2" in done.stdout
+    assert "Epoch 2/2" in done.stdout and "in float32" in done.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and metrics["test_accuracy"] > 0.85
+    assert metrics["precision"] == "float32"
     assert f"test accuracy {metrics['test_accuracy']:.4f}" in done.stdout
     history = json.loads((out / "history.json").read_text())
     assert len(history["history"]["val_accuracy"]) == 2
@@ -113,5 +116,8 @@ def test_bench_writes_json_records(tmp_path):
     (record,) = json.loads(target.read_text())
     assert record["architecture"] == "three_conv_three_pool"
     assert record["library_images_per_s"] > 0 and record["bare_images_per_s"] > 0
+    assert record["precision"] in ("float32", "mixed_bfloat16")
+    assert record["library_float32_images_per_s"] > 0
+    assert f"library path in {record['precision']}" in done.stdout
     assert 0 < record["library_fraction_of_matmul"] < 1
     assert "three_conv_three_pool" in done.stdout and "GFLOP/s" in done.stdout

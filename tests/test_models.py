@@ -9,10 +9,14 @@ import pytest
 from mnist_lessons.models import (
     ARCHITECTURES,
     BY_WRITE_UP,
+    PRECISION_VARIABLE,
     REFERENCES,
+    _cpu_flags,
     build_model,
     check_architecture,
+    default_precision,
     layer_table,
+    precision_of,
 )
 
 EXPECTED_PARAMS = {
@@ -99,3 +103,52 @@ def test_layer_table_sums_to_the_parameter_count():
     assert rows[-3]["output_shape"] == (64,) or any(r["output_shape"] == (1, 1, 64) for r in rows)
     flatten = next(r for r in rows if r["type"] == "Flatten")
     assert flatten["output_shape"] == (64,)
+
+
+@pytest.mark.parametrize("name", ["three_conv_dense64", "keras_classic_cnn"])
+def test_mixed_precision_computes_in_bfloat16_with_a_float32_output(name):
+    model = build_model(name, "mixed_bfloat16")
+    policies = [layer.dtype_policy.name for layer in model.layers]
+    assert policies[:-1] == ["mixed_bfloat16"] * (len(policies) - 1)
+    assert policies[-1] == "float32"
+    assert precision_of(model) == "mixed_bfloat16"
+    assert model.count_params() == REFERENCES[name].params
+    assert all(w.dtype == "float32" for w in model.weights)  # weights stay float32
+    probabilities = keras.ops.convert_to_numpy(model(np.zeros((2, 28, 28, 1), "float32")))
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_float32_models_have_only_float32_layers():
+    model = build_model("two_conv_dropout", "float32")
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    assert precision_of(model) == "float32"
+
+
+def test_an_unknown_precision_is_rejected_with_the_choices():
+    with pytest.raises(ValueError, match="float32, mixed_bfloat16. Received: 'float16'"):
+        build_model("three_conv_dense64", "float16")
+
+
+def test_the_environment_variable_chooses_the_default_precision(monkeypatch):
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    assert default_precision() == "float32"
+    assert precision_of(build_model("three_conv_dense64")) == "float32"
+    monkeypatch.setenv(PRECISION_VARIABLE, "mixed_bfloat16")
+    assert precision_of(build_model("three_conv_dense64")) == "mixed_bfloat16"
+    monkeypatch.setenv(PRECISION_VARIABLE, "half")
+    with pytest.raises(ValueError, match=r"\$MNIST_LESSONS_PRECISION must be one of"):
+        default_precision()
+
+
+def test_without_the_variable_the_default_follows_the_processor(monkeypatch):
+    monkeypatch.delenv(PRECISION_VARIABLE, raising=False)
+    expected = "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & _cpu_flags() else "float32"
+    assert default_precision() == expected
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
+    assert _cpu_flags(cpuinfo) == {"fpu", "sse2", "avx512f", "avx512_bf16"}
+    assert _cpu_flags(tmp_path / "missing") == set()

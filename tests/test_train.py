@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_lessons.models import build_model
+from mnist_lessons.models import build_model, precision_of
 from mnist_lessons.train import TrainingResult, load_checkpoint, set_seed, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +68,15 @@ def test_bad_model_and_data_types(small_data):
         train(42, small_data)
     with pytest.raises(TypeError, match="data must be a PreparedData"):
         train("three_conv_dense64", (small_data.x_train, small_data.y_train))
+    with pytest.raises(ValueError, match="precision applies only when model is an architecture"):
+        train(build_model("three_conv_dense64"), small_data, precision="float32")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        train("three_conv_dense64", small_data, precision="fp8")
+
+
+def test_train_builds_a_named_architecture_in_the_precision_asked_for(small_data):
+    result = train("three_conv_three_pool", small_data, epochs=1, precision="float32")
+    assert precision_of(result.model) == "float32"
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "0"])
