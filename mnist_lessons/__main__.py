@@ -56,10 +56,10 @@ def _cmd_train(args) -> int:
     )
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
+    precision = args.precision or default_precision()
     print(
         f"Training {args.arch} (reference write-up {reference.write_up}) for {epochs} "
-        f"epochs, batch {batch_size}, on {len(data.x_train):,} images, in "
-        f"{args.precision or default_precision()}"
+        f"epochs, batch {batch_size}, on {len(data.x_train):,} images, in {precision}"
     )
     result = train(
         args.arch,
@@ -68,7 +68,7 @@ def _cmd_train(args) -> int:
         batch_size=batch_size,
         checkpoint_dir=output / "checkpoint",
         verbose=1 if sys.stdout.isatty() else 2,
-        precision=args.precision,
+        precision=precision,
     )
     if result.resumed_from:
         print(f"Resumed after epoch {result.resumed_from} from {output / 'checkpoint'}")

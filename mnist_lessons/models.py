@@ -7,6 +7,7 @@ the chapters and the comparison read those facts from here.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -301,6 +302,12 @@ def default_precision() -> str:
     chosen = os.environ.get(PRECISION_VARIABLE)
     if chosen:
         return check_precision(chosen, f"${PRECISION_VARIABLE}")
+    return _hardware_precision()
+
+
+@functools.cache
+def _hardware_precision() -> str:
+    # The devices and the processor do not change while the process runs: look once.
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
