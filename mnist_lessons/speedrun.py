@@ -34,8 +34,12 @@ class Recipe:
         warmup_fraction: share of the steps spent rising to the peak.
         label_smoothing: weight moved from the true class to the others (0 for none).
         shift: maximum random translation in pixels, applied to each epoch's images (0 for none).
+        rotation: maximum random rotation in degrees (0 for none).
+        zoom: maximum relative change of scale, e.g. 0.1 for 90 % to 110 % (0 for none).
         dropout: dropout rate before the output layer.
         second_pool: pool after the second convolution (faster, fewer features for the head).
+        batch_norm: batch-normalise each convolution's output; without it each convolution has a
+            bias and the network must train at a lower learning rate, but each step is cheaper.
     """
 
     name: str
@@ -47,8 +51,11 @@ class Recipe:
     warmup_fraction: float = 0.25
     label_smoothing: float = 0.0
     shift: int = 0
+    rotation: float = 0.0
+    zoom: float = 0.0
     dropout: float = 0.0
     second_pool: bool = True
+    batch_norm: bool = True
 
     def with_(self, **changes) -> Recipe:
         return replace(self, **changes)
@@ -79,24 +86,41 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+def _conv_block(filters: int, size: int, strides: int, padding: str, index: int, norm: bool):
+    if not norm:
+        return [
+            layers.Conv2D(
+                filters,
+                size,
+                strides=strides,
+                padding=padding,
+                activation="relu",
+                name=f"conv{index}",
+            )
+        ]
+    return [
+        layers.Conv2D(
+            filters, size, strides=strides, padding=padding, use_bias=False, name=f"conv{index}"
+        ),
+        layers.BatchNormalization(name=f"bn{index}"),
+        layers.ReLU(name=f"relu{index}"),
+    ]
+
+
 def build_fast_model(recipe: Recipe) -> keras.Sequential:
-    """A 5×5 stride-2 convolution, a 3×3 convolution, each batch-normalised and pooled.
+    """A 5×5 stride-2 convolution, a 3×3 convolution, each followed by a ReLU and pooled.
 
     The stride-2 first layer does the work of a convolution and a pooling at a quarter of the
     cost: on a CPU, the convolutions at full 28×28 resolution are where the other architectures
-    spend most of their time. Batch normalisation lets the network train at a high learning
-    rate from the first step.
+    spend most of their time. With ``recipe.batch_norm`` each convolution is batch-normalised,
+    which lets the network train at a high learning rate from the first step.
     """
     first, second = recipe.widths
     model_layers = [
         keras.Input((28, 28, 1), name="image"),
-        layers.Conv2D(first, 5, strides=2, padding="same", use_bias=False, name="conv1"),
-        layers.BatchNormalization(name="bn1"),
-        layers.ReLU(name="relu1"),
+        *_conv_block(first, 5, 2, "same", 1, recipe.batch_norm),
         layers.MaxPooling2D(2, name="pool1"),
-        layers.Conv2D(second, 3, use_bias=False, name="conv2"),
-        layers.BatchNormalization(name="bn2"),
-        layers.ReLU(name="relu2"),
+        *_conv_block(second, 3, 1, "valid", 2, recipe.batch_norm),
     ]
     if recipe.second_pool:
         model_layers.append(layers.MaxPooling2D(2, name="pool2"))
@@ -110,16 +134,108 @@ def build_fast_model(recipe: Recipe) -> keras.Sequential:
 
 
 def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Moves each image by up to ``max_shift`` pixels in each direction, filling with zeros."""
+    """Moves each image by up to ``max_shift`` pixels in each direction, filling with zeros.
+
+    Every image gets its own offset, drawn uniformly from the ``(2 * max_shift + 1) ** 2``
+    possible ones. The images that share an offset are moved together with one slice copy, so a
+    pass over 55,000 images takes a few hundredths of a second rather than the half second that
+    per-pixel fancy indexing would.
+
+    Args:
+        images: an array of shape ``(n, height, width, channels)``.
+        max_shift: the largest move in pixels, at least 0 and less than the image's size.
+        rng: the source of the offsets.
+
+    Returns:
+        A new array of the same shape and dtype (``images`` itself when ``max_shift`` is 0).
+    """
+    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)):
+        raise TypeError(f"max_shift must be an int, got {type(max_shift).__name__}")
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (n, height, width, channels), got {images.shape}")
+    n, height, width = images.shape[:3]
+    if not 0 <= max_shift < min(height, width):
+        raise ValueError(
+            f"max_shift must be between 0 and {min(height, width) - 1}, got {max_shift}"
+        )
     if max_shift == 0:
         return images
-    n = len(images)
-    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
-    dy = rng.integers(0, 2 * max_shift + 1, n)
-    dx = rng.integers(0, 2 * max_shift + 1, n)
-    rows = dy[:, None] + np.arange(28)[None, :]
-    cols = dx[:, None] + np.arange(28)[None, :]
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    side = 2 * max_shift + 1
+    offsets = rng.integers(0, side, n) * side + rng.integers(0, side, n)
+    order = np.argsort(offsets, kind="stable")
+    ends = np.cumsum(np.bincount(offsets, minlength=side * side))
+    shifted = np.zeros_like(images)
+    for offset in range(side * side):
+        group = order[ends[offset - 1] if offset else 0 : ends[offset]]
+        # The image moves down by dy and right by dx (negative values move it up or left).
+        dy, dx = offset // side - max_shift, offset % side - max_shift
+        shifted[group, max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = images[
+            group, max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
+        ]
+    return shifted
+
+
+def random_affine(
+    images: np.ndarray,
+    rng: np.random.Generator,
+    rotation: float = 10.0,
+    zoom: float = 0.1,
+    shift: float = 2.0,
+) -> np.ndarray:
+    """Rotates, scales and moves each image by its own random amount, filling with zeros.
+
+    Each image is turned about its centre by up to ``rotation`` degrees, scaled by a factor
+    between ``1 - zoom`` and ``1 + zoom``, and moved by up to ``shift`` pixels along each axis
+    (not only by whole pixels), all drawn uniformly. Pixel values are interpolated bilinearly.
+    The whole batch is one call to `keras.ops.image.affine_transform`: about 0.3 s for 55,000
+    images on two CPU cores.
+
+    Args:
+        images: an array of shape ``(n, height, width, channels)``.
+        rng: the source of the random amounts.
+        rotation: the largest rotation in degrees, 0 to 180.
+        zoom: the largest relative change of scale, 0 to less than 1.
+        shift: the largest move in pixels, at least 0.
+
+    Returns:
+        A new float32 array of the same shape.
+    """
+    for name, value in (("rotation", rotation), ("zoom", zoom), ("shift", shift)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not 0 <= rotation <= 180:
+        raise ValueError(f"rotation must be between 0 and 180 degrees, got {rotation}")
+    if not 0 <= zoom < 1:
+        raise ValueError(f"zoom must be at least 0 and below 1, got {zoom}")
+    if shift < 0:
+        raise ValueError(f"shift must be at least 0, got {shift}")
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (n, height, width, channels), got {images.shape}")
+    n, height, width = images.shape[:3]
+    angle = np.deg2rad(rng.uniform(-rotation, rotation, n))
+    scale = rng.uniform(1 - zoom, 1 + zoom, n)
+    move_x, move_y = rng.uniform(-shift, shift, n), rng.uniform(-shift, shift, n)
+    # The transform maps each output pixel back to the input pixel it is read from: the inverse
+    # of "scale, rotate about the centre, then move".
+    cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+    centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
+    transform = np.stack(
+        [
+            cos,
+            -sin,
+            centre_x - cos * (centre_x + move_x) + sin * (centre_y + move_y),
+            sin,
+            cos,
+            centre_y - sin * (centre_x + move_x) - cos * (centre_y + move_y),
+            np.zeros(n),
+            np.zeros(n),
+        ],
+        axis=1,
+    ).astype(np.float32)
+    moved = keras.ops.image.affine_transform(
+        images.astype(np.float32, copy=False), transform, data_format="channels_last"
+    )
+    return keras.ops.convert_to_numpy(moved)
 
 
 @dataclass
@@ -160,14 +276,17 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
     )
     y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
     start = time.perf_counter()
-    if recipe.shift:
+    if recipe.shift or recipe.rotation or recipe.zoom:
         # Each epoch sees every image moved by a fresh random offset; the training function is
         # traced once and reused across these calls.
         rng = np.random.default_rng(seed)
         for epoch in range(recipe.epochs):
-            shifted = random_shift(data.x_train, recipe.shift, rng)
+            if recipe.rotation or recipe.zoom:
+                moved = random_affine(data.x_train, rng, recipe.rotation, recipe.zoom, recipe.shift)
+            else:
+                moved = random_shift(data.x_train, recipe.shift, rng)
             model.fit(
-                shifted,
+                moved,
                 y_train,
                 batch_size=recipe.batch_size,
                 epochs=epoch + 1,
@@ -187,10 +306,14 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
 RECIPE_99 = Recipe(name="99_percent", epochs=3, batch_size=128, peak_learning_rate=0.02)
 RECIPE_995 = Recipe(
     name="99.5_percent",
-    epochs=14,
+    widths=(32, 128),
+    epochs=15,
     batch_size=128,
-    peak_learning_rate=0.02,
+    peak_learning_rate=0.003,
     shift=2,
+    rotation=10,
+    zoom=0.1,
     dropout=0.25,
     second_pool=False,
+    batch_norm=False,
 )

@@ -1,0 +1,174 @@
+"""mnist_lessons.speedrun: augmentation, the schedule, the fast networks, one short run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_lessons.data import prepare_data
+from mnist_lessons.speedrun import (
+    RECIPE_99,
+    RECIPE_995,
+    OneCycle,
+    Recipe,
+    build_fast_model,
+    random_affine,
+    random_shift,
+    run_recipe,
+)
+
+
+def _dots(n: int = 200, size: int = 12) -> np.ndarray:
+    """Images, each with one bright pixel away from the border, at a known place."""
+    images = np.zeros((n, size, size, 1), np.float32)
+    images[np.arange(n), 5, 6, 0] = np.arange(1, n + 1)
+    return images
+
+
+def test_random_shift_moves_each_image_by_its_own_offset_within_range():
+    images = _dots()
+    shifted = random_shift(images, 2, np.random.default_rng(0))
+    assert shifted.shape == images.shape and shifted.dtype == images.dtype
+    moves = set()
+    for i, image in enumerate(shifted):
+        rows, cols = np.nonzero(image[..., 0])
+        assert len(rows) == 1 and image[rows[0], cols[0], 0] == i + 1  # moved, not blurred
+        moves.add((rows[0] - 5, cols[0] - 6))
+    assert moves <= {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+    assert len(moves) == 25  # 200 images draw every one of the 25 offsets
+
+
+def test_random_shift_fills_with_zeros_and_is_reproducible():
+    images = np.ones((50, 8, 8, 1), np.float32)
+    first = random_shift(images, 1, np.random.default_rng(3))
+    np.testing.assert_array_equal(first, random_shift(images, 1, np.random.default_rng(3)))
+    # A moved image loses one row or column of ones at the edge it leaves.
+    sums = first.sum(axis=(1, 2, 3))
+    assert set(np.unique(sums)) <= {64.0, 56.0, 49.0}
+    assert 64.0 in sums and 49.0 in sums
+    assert random_shift(images, 0, np.random.default_rng(0)) is images
+
+
+@pytest.mark.parametrize(
+    "images, shift, error, message",
+    [
+        (np.zeros((2, 8, 8, 1)), 1.5, TypeError, "max_shift must be an int"),
+        (np.zeros((2, 8, 8, 1)), True, TypeError, "max_shift must be an int"),
+        (np.zeros((2, 8, 8, 1)), -1, ValueError, "between 0 and 7"),
+        (np.zeros((2, 8, 8, 1)), 8, ValueError, "between 0 and 7"),
+        (np.zeros((8, 8)), 1, ValueError, "shape"),
+    ],
+)
+def test_random_shift_rejects_bad_arguments(images, shift, error, message):
+    with pytest.raises(error, match=message):
+        random_shift(images, shift, np.random.default_rng(0))
+
+
+def test_random_affine_with_nothing_to_do_returns_the_images():
+    images = np.random.default_rng(0).random((20, 28, 28, 1), dtype=np.float32)
+    same = random_affine(images, np.random.default_rng(0), rotation=0, zoom=0, shift=0)
+    np.testing.assert_allclose(same, images, atol=1e-6)
+
+
+def test_random_affine_moves_rotates_and_scales_within_its_ranges(mnist):
+    (x_train, _), _ = mnist
+    images = (x_train[:300, ..., None] / 255).astype(np.float32)
+    rng = np.random.default_rng(0)
+    moved = random_affine(images, rng, rotation=10, zoom=0.1, shift=2)
+    assert moved.shape == images.shape and moved.dtype == np.float32
+    assert moved.min() >= 0 and moved.max() <= 1.0 + 1e-6
+    assert not np.allclose(moved, images)
+    # Ink is roughly conserved: a scale of at most 10 % changes the area by at most about 21 %.
+    ratio = moved.sum(axis=(1, 2, 3)) / images.sum(axis=(1, 2, 3))
+    assert ratio.min() > 0.75 and ratio.max() < 1.3
+    # The centre of the ink moves by at most the shift plus what a small rotation and scale do
+    # to an off-centre digit.
+    grid = np.arange(28)
+
+    def centre(x):
+        mass = x[..., 0].sum(axis=(1, 2))
+        return (x[..., 0].sum(axis=2) @ grid / mass, x[..., 0].sum(axis=1) @ grid / mass)
+
+    (row0, col0), (row1, col1) = centre(images), centre(moved)
+    assert np.max(np.hypot(row1 - row0, col1 - col0)) < 4
+    # The same generator state gives the same images.
+    again = random_affine(images, np.random.default_rng(0), rotation=10, zoom=0.1, shift=2)
+    np.testing.assert_array_equal(moved, again)
+
+
+def test_random_affine_turns_a_bar_by_up_to_the_rotation():
+    bar = np.zeros((1, 29, 29, 1), np.float32)
+    bar[0, 14, 4:25, 0] = 1  # horizontal, through the centre
+    images = np.repeat(bar, 100, axis=0)
+    turned = random_affine(images, np.random.default_rng(1), rotation=30, zoom=0, shift=0)
+    rows, cols = np.mgrid[0:29, 0:29] - 14
+    angles = []
+    for image in turned[..., 0]:
+        # The principal axis of the ink gives the bar's angle.
+        w = image / image.sum()
+        cov = np.cov(np.stack([cols.ravel(), rows.ravel()]), aweights=w.ravel())
+        vx, vy = np.linalg.eigh(cov)[1][:, -1]
+        angles.append(np.degrees(np.arctan(vy / vx)))
+    angles = np.abs(angles)
+    assert angles.max() <= 31 and angles.max() > 20 and angles.min() < 5
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"rotation": "10"}, TypeError, "rotation must be a number"),
+        ({"rotation": 200}, ValueError, "rotation must be between 0 and 180"),
+        ({"zoom": 1.0}, ValueError, "zoom must be at least 0 and below 1"),
+        ({"shift": -1}, ValueError, "shift must be at least 0"),
+        ({"shift": None}, TypeError, "shift must be a number"),
+    ],
+)
+def test_random_affine_rejects_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        random_affine(np.zeros((2, 8, 8, 1), np.float32), np.random.default_rng(0), **kwargs)
+
+
+def test_one_cycle_warms_up_to_the_peak_then_decays_to_a_thousandth():
+    schedule = OneCycle(0.02, total_steps=1000, warmup_fraction=0.25)
+    rates = np.array([float(schedule(step)) for step in range(1001)])
+    assert rates[0] == pytest.approx(0.002)
+    assert rates.argmax() == 250 and rates.max() == pytest.approx(0.02)
+    assert np.all(np.diff(rates[:250]) > 0) and np.all(np.diff(rates[250:]) <= 1e-9)
+    assert rates[-1] == pytest.approx(0.02 / 1000)
+    assert OneCycle(**schedule.get_config()).warmup_steps == 250
+
+
+def test_the_fast_networks_with_and_without_batch_normalisation():
+    with_norm = build_fast_model(RECIPE_99)
+    kinds = [layer.__class__.__name__ for layer in with_norm.layers]
+    assert kinds.count("BatchNormalization") == 2 and kinds.count("Conv2D") == 2
+    assert with_norm.output_shape == (None, 10)
+    plain = build_fast_model(Recipe("plain", widths=(32, 128), second_pool=False, batch_norm=False))
+    kinds = [layer.__class__.__name__ for layer in plain.layers]
+    assert "BatchNormalization" not in kinds and "ReLU" not in kinds
+    convs = [layer for layer in plain.layers if layer.__class__.__name__ == "Conv2D"]
+    assert all(c.use_bias and c.activation.__name__ == "relu" for c in convs)
+    # 5×5×1×32 + 32, then 3×3×32×128 + 128, then a 5×5×128 map into 10 classes.
+    assert plain.count_params() == 832 + 36_992 + 3200 * 10 + 10
+    assert build_fast_model(RECIPE_995).count_params() == plain.count_params()
+
+
+def test_run_recipe_trains_and_scores_a_short_augmented_run(mnist):
+    data = prepare_data(mnist, validation_size=1000, train_limit=4000, seed=0, one_hot=False)
+    recipe = RECIPE_995.with_(epochs=2)
+    result = run_recipe(recipe, data, seed=0)
+    assert result.recipe == recipe.name and result.seed == 0 and result.seconds > 0
+    assert 0.8 < result.val_accuracy <= 1 and 0.8 < result.test_accuracy <= 1
+    again = run_recipe(recipe, data, seed=0)
+    assert again.test_accuracy == pytest.approx(result.test_accuracy, abs=0.003)
+
+
+def test_run_recipe_needs_sparse_labels_and_positive_settings(mnist):
+    one_hot = prepare_data(mnist, validation_size=100, train_limit=500, one_hot=True)
+    with pytest.raises(ValueError, match="sparse labels"):
+        run_recipe(RECIPE_99, one_hot)
+    sparse = prepare_data(mnist, validation_size=100, train_limit=500)
+    with pytest.raises(ValueError, match="epochs"):
+        run_recipe(RECIPE_99.with_(epochs=0), sparse)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        run_recipe(RECIPE_99.with_(batch_size=12.5), sparse)
