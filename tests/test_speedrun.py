@@ -15,6 +15,7 @@ from mnist_lessons.speedrun import (
     random_affine,
     random_shift,
     run_recipe,
+    time_verdict,
 )
 
 
@@ -172,3 +173,9 @@ def test_run_recipe_needs_sparse_labels_and_positive_settings(mnist):
         run_recipe(RECIPE_99.with_(epochs=0), sparse)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         run_recipe(RECIPE_99.with_(batch_size=12.5), sparse)
+
+
+def test_time_verdict_sets_the_median_against_its_target():
+    assert time_verdict(8.9, 10) == "within the 10-second target"
+    assert time_verdict(60.0, 60) == "within the 60-second target"
+    assert time_verdict(60.24, 60) == "0.2 seconds over the 60-second target on this machine"
