@@ -48,11 +48,11 @@ browser:
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check mnist_lessons tests tools book
+	$(VENV)/bin/ruff format --check conftest.py mnist_lessons tests tools book
 
 format: install
 	$(VENV)/bin/ruff check --fix .
-	$(VENV)/bin/ruff format mnist_lessons tests tools book
+	$(VENV)/bin/ruff format conftest.py mnist_lessons tests tools book
 
 clean:
 	rm -rf _build

@@ -1,0 +1,39 @@
+"""Keeps a test run from changing the committed chapter results.
+
+Under nbval every architecture chapter re-executes at its documented settings and saves its
+results to ``book/results/``, where the comparison chapter reads them. Those files belong to the
+committed, executed book, so the run puts them back as they were when it ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).parent / "book" / "results"
+
+
+def snapshot(folder: Path) -> dict[Path, bytes]:
+    """The bytes of every file directly in ``folder`` (empty if the folder does not exist)."""
+    if not folder.is_dir():
+        return {}
+    return {path: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+
+
+def restore(folder: Path, saved: dict[Path, bytes]) -> None:
+    """Puts ``folder`` back to ``saved``: rewrites changed files, deletes files added since."""
+    for path in set(snapshot(folder)) - set(saved):
+        path.unlink()
+    for path, content in saved.items():
+        if not path.is_file() or path.read_bytes() != content:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+
+
+def pytest_configure(config):
+    config._committed_results = snapshot(RESULTS_DIR)
+
+
+def pytest_unconfigure(config):
+    saved = getattr(config, "_committed_results", None)
+    if saved is not None:
+        restore(RESULTS_DIR, saved)
