@@ -23,6 +23,9 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 
 PRECISION_VARIABLE = "MNIST_LESSONS_PRECISION"
 
+BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+"""Processor flags (as /proc/cpuinfo names them) for bfloat16 arithmetic in hardware."""
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -312,7 +315,7 @@ def _hardware_precision() -> str:
 
     if tf.config.list_physical_devices("GPU"):
         return "float32"
-    return "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & _cpu_flags() else "float32"
+    return "mixed_bfloat16" if BFLOAT16_CPU_FLAGS & _cpu_flags() else "float32"
 
 
 def with_precision(model: keras.Sequential, precision: str) -> keras.Sequential:

@@ -87,24 +87,19 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def _conv_block(filters: int, size: int, strides: int, padding: str, index: int, norm: bool):
+    # With batch normalisation the convolution needs no bias, and the ReLU follows the norm.
+    conv = layers.Conv2D(
+        filters,
+        size,
+        strides=strides,
+        padding=padding,
+        use_bias=not norm,
+        activation=None if norm else "relu",
+        name=f"conv{index}",
+    )
     if not norm:
-        return [
-            layers.Conv2D(
-                filters,
-                size,
-                strides=strides,
-                padding=padding,
-                activation="relu",
-                name=f"conv{index}",
-            )
-        ]
-    return [
-        layers.Conv2D(
-            filters, size, strides=strides, padding=padding, use_bias=False, name=f"conv{index}"
-        ),
-        layers.BatchNormalization(name=f"bn{index}"),
-        layers.ReLU(name=f"relu{index}"),
-    ]
+        return [conv]
+    return [conv, layers.BatchNormalization(name=f"bn{index}"), layers.ReLU(name=f"relu{index}")]
 
 
 def build_fast_model(recipe: Recipe) -> keras.Sequential:
@@ -133,6 +128,14 @@ def build_fast_model(recipe: Recipe) -> keras.Sequential:
     return keras.Sequential(model_layers, name=f"fast_{recipe.name}")
 
 
+def _image_size(images: np.ndarray) -> tuple[int, int, int]:
+    """The number, height and width of a batch of images shaped (n, height, width, channels)."""
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (n, height, width, channels), got {images.shape}")
+    n, height, width, _ = images.shape
+    return n, height, width
+
+
 def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
     """Moves each image by up to ``max_shift`` pixels in each direction, filling with zeros.
 
@@ -151,9 +154,7 @@ def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -
     """
     if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)):
         raise TypeError(f"max_shift must be an int, got {type(max_shift).__name__}")
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (n, height, width, channels), got {images.shape}")
-    n, height, width = images.shape[:3]
+    n, height, width = _image_size(images)
     if not 0 <= max_shift < min(height, width):
         raise ValueError(
             f"max_shift must be between 0 and {min(height, width) - 1}, got {max_shift}"
@@ -209,9 +210,7 @@ def random_affine(
         raise ValueError(f"zoom must be at least 0 and below 1, got {zoom}")
     if shift < 0:
         raise ValueError(f"shift must be at least 0, got {shift}")
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (n, height, width, channels), got {images.shape}")
-    n, height, width = images.shape[:3]
+    n, height, width = _image_size(images)
     angle = np.deg2rad(rng.uniform(-rotation, rotation, n))
     scale = rng.uniform(1 - zoom, 1 + zoom, n)
     move_x, move_y = rng.uniform(-shift, shift, n), rng.uniform(-shift, shift, n)

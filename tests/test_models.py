@@ -8,6 +8,7 @@ import pytest
 
 from mnist_lessons.models import (
     ARCHITECTURES,
+    BFLOAT16_CPU_FLAGS,
     BY_WRITE_UP,
     PRECISION_VARIABLE,
     REFERENCES,
@@ -143,8 +144,12 @@ def test_the_environment_variable_chooses_the_default_precision(monkeypatch):
 
 def test_without_the_variable_the_default_follows_the_processor(monkeypatch):
     monkeypatch.delenv(PRECISION_VARIABLE, raising=False)
-    expected = "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & _cpu_flags() else "float32"
+    expected = "mixed_bfloat16" if BFLOAT16_CPU_FLAGS & _cpu_flags() else "float32"
     assert default_precision() == expected
+
+
+def test_the_bfloat16_flags_are_the_avx512_and_amx_ones():
+    assert {"avx512_bf16", "amx_bf16"} == BFLOAT16_CPU_FLAGS
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
