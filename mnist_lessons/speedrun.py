@@ -315,6 +315,7 @@ RECIPE_99 = Recipe(name="99_percent", epochs=3, batch_size=128, peak_learning_ra
 RECIPE_995 = Recipe(
     name="99.5_percent",
     widths=(32, 128),
+    dense=128,
     epochs=15,
     batch_size=128,
     peak_learning_rate=0.003,
