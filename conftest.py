@@ -12,16 +12,19 @@ from pathlib import Path
 RESULTS_DIR = Path(__file__).parent / "book" / "results"
 
 
+def _files(folder: Path) -> list[Path]:
+    """The files directly in ``folder`` (none if the folder does not exist)."""
+    return [path for path in folder.iterdir() if path.is_file()] if folder.is_dir() else []
+
+
 def snapshot(folder: Path) -> dict[Path, bytes]:
     """The bytes of every file directly in ``folder`` (empty if the folder does not exist)."""
-    if not folder.is_dir():
-        return {}
-    return {path: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    return {path: path.read_bytes() for path in _files(folder)}
 
 
 def restore(folder: Path, saved: dict[Path, bytes]) -> None:
     """Puts ``folder`` back to ``saved``: rewrites changed files, deletes files added since."""
-    for path in set(snapshot(folder)) - set(saved):
+    for path in set(_files(folder)) - set(saved):
         path.unlink()
     for path, content in saved.items():
         if not path.is_file() or path.read_bytes() != content:
