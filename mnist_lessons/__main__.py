@@ -7,8 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from . import _quiet  # noqa: F401
-
 
 def _integer_at_least(minimum: int, description: str):
     """An argparse type: an integer no smaller than ``minimum``."""

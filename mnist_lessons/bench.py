@@ -12,26 +12,12 @@ import json
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from .backend import keras, matmul_gflops
 from .data import PreparedData
 from .models import ARCHITECTURES, REFERENCES, build_model, default_precision
 from .train import check_positive_int, train
-
-
-def matmul_gflops(n: int = 4096, repeats: int = 5) -> float:
-    """Measured float32 matrix-product rate of this machine in TensorFlow, in GFLOP/s."""
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    (a @ b).numpy()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        (a @ b).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
 
 
 def forward_flops(model: keras.Model) -> int:

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
-from keras import layers
+from .backend import gpu_available, keras
+
+layers = keras.layers
+
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -311,9 +313,7 @@ def default_precision() -> str:
 @functools.cache
 def _hardware_precision() -> str:
     # The devices and the processor do not change while the process runs: look once.
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
+    if gpu_available():
         return "float32"
     return "mixed_bfloat16" if BFLOAT16_CPU_FLAGS & _cpu_flags() else "float32"
 

@@ -11,13 +11,14 @@ import math
 import time
 from dataclasses import dataclass, replace
 
-import keras
 import numpy as np
-from keras import layers
 
+from .backend import keras
 from .data import NUM_CLASSES, PreparedData
 from .evaluate import evaluate_model
 from .train import check_positive_int, set_seed
+
+layers = keras.layers
 
 
 @dataclass(frozen=True)

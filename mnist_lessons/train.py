@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
 
+from .backend import keras
 from .data import NUM_CLASSES, PreparedData
 from .models import REFERENCES, build_model, check_architecture, check_precision
 

@@ -1,0 +1,159 @@
+"""What differs between Keras's backends, in one place; the rest of the library is plain Keras.
+
+Importing this module imports Keras on the backend that ``KERAS_BACKEND`` (or Keras's own
+``keras.json``) asks for, TensorFlow if neither says. The modules that need Keras import it from
+here (``from .backend import keras``), so that this happens first:
+
+- TensorFlow's C++ runtime writes informational lines (oneDNN, missing CUDA drivers) straight to
+  file descriptor 2 while it is imported and when it first looks for devices, before any Python
+  setting can reach them. In an executed book they would appear on every page, so the import and
+  the device discovery are done once here with descriptor 2 pointed at /dev/null. Later errors
+  still reach stderr as usual.
+- A backend that is asked for but not installed is reported in one sentence that says how to
+  install it, instead of a traceback from deep inside Keras.
+
+Loading and preparing MNIST (`mnist_lessons.sources`, `mnist_lessons.data`) never imports this
+module: that is NumPy work.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+"""Keras backend name → the Python module it needs."""
+
+INSTALL_HINTS = {
+    "tensorflow": "pip install tensorflow",
+    "jax": "pip install jax",
+    "torch": "pip install torch",
+}
+
+
+class BackendError(ImportError):
+    """The Keras backend asked for cannot be used here."""
+
+
+def requested_backend() -> str:
+    """The backend Keras will use: ``KERAS_BACKEND``, else ``keras.json``, else TensorFlow."""
+    chosen = os.environ.get("KERAS_BACKEND")
+    if not chosen:
+        keras_home = os.environ.get("KERAS_HOME") or Path("~") / ".keras"
+        config = Path(keras_home).expanduser() / "keras.json"
+        try:
+            chosen = json.loads(config.read_text()).get("backend")
+        except (OSError, ValueError, AttributeError):
+            chosen = None
+    return chosen or "tensorflow"
+
+
+def _check_installed(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise BackendError(
+            f"KERAS_BACKEND must be one of {', '.join(BACKENDS)} for this library. "
+            f"Received: KERAS_BACKEND={backend!r}"
+        )
+    if importlib.util.find_spec(BACKENDS[backend]) is None:
+        raise BackendError(
+            f"Keras is set to the {backend} backend, but {BACKENDS[backend]} is not installed: "
+            f"install it with `{INSTALL_HINTS[backend]}`, or unset KERAS_BACKEND to use "
+            "TensorFlow."
+        )
+
+
+def _import_tensorflow_quietly() -> None:
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable descriptor 2 (some embedded interpreters)
+        import tensorflow
+
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        import tensorflow
+
+        # Device discovery is lazy and logs a CUDA error on machines without a GPU driver.
+        tensorflow.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" notice.
+
+    Keras gives every new model its own prediction function, so scoring several freshly trained
+    models in a loop (as the fast-training chapter does for each seed) trips TensorFlow's
+    retracing counter, although nothing is traced more than once per model.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+BACKEND = requested_backend()
+_check_installed(BACKEND)
+if BACKEND == "tensorflow":
+    _import_tensorflow_quietly()
+    logging.getLogger("tensorflow").addFilter(_NoRetracingNotice())
+
+import keras  # noqa: E402  (after the quiet import above)
+
+
+@functools.cache
+def gpu_available() -> bool:
+    """Whether the backend in use sees a GPU (looked up once per process)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if BACKEND == "jax":
+        import jax
+
+        return any(device.platform == "gpu" for device in jax.devices())
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def matmul_gflops(n: int = 4096, repeats: int = 5) -> float:
+    """The machine's measured float32 matrix-product rate on this backend, in GFLOP/s.
+
+    The best of ``repeats`` products of two random ``n``×``n`` matrices, each timed until its
+    result is back as a NumPy array (so that asynchronous backends finish the work).
+    """
+    a = keras.random.normal((n, n), seed=0)
+    b = keras.random.normal((n, n), seed=1)
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, b))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def describe() -> str:
+    """One line naming the backend, its version, Keras's, NumPy's and the device."""
+    import numpy as np
+
+    module = sys.modules.get(BACKENDS[BACKEND]) or __import__(BACKENDS[BACKEND])
+    device = "GPU" if gpu_available() else "CPU"
+    return (
+        f"Keras {keras.__version__} on {BACKEND} {module.__version__} ({device}), "
+        f"NumPy {np.__version__}, Python {sys.version.split()[0]}"
+    )
