@@ -3,10 +3,15 @@ VENV ?= .venv
 PYTHON ?= $(VENV)/bin/python
 # Extra papermill parameters for `make execute`, e.g. PARAMS="-p epochs 1 -p train_limit 3000"
 PARAMS ?=
-# Where `make execute` writes executed notebooks; in place by default.
-OUT ?= book
+# Where `make execute` writes executed notebooks: book/ itself at the documented settings,
+# _build/executed/ when PARAMS are given (a quick pass never changes a committed file).
+OUT ?=
 
-.PHONY: install browser data execute html book test lint format clean
+# The Colab stage's own environment: Google Colab's package versions (requirements-colab.txt).
+COLAB_VENV ?= .venv-colab
+COLAB_PYTHON ?= $(COLAB_VENV)/bin/python
+
+.PHONY: install browser data execute html book test colab lint format clean
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -26,7 +31,7 @@ data: install
 # Re-executes every chapter with papermill (in the order of _toc.yml; the comparison reads the
 # architecture chapters' results, so it runs after them).
 execute: data
-	$(PYTHON) tools/execute.py --out $(OUT) -- $(PARAMS)
+	$(PYTHON) tools/execute.py $(if $(OUT),--out $(OUT)) -- $(PARAMS)
 
 # Builds the HTML from the committed, executed notebooks; any warning is an error.
 html: install
@@ -38,7 +43,25 @@ book: execute html
 # The test suite: unit tests of the library, the command line, and every chapter under
 # papermill with small parameters. This is what CI runs (.ci/run).
 test: install browser
+	@$(MAKE) --no-print-directory colab
 	$(PYTHON) -m pytest
+
+# The Colab stage (part of `make test`): every chapter under papermill at small settings in
+# .venv-colab, which holds Google Colab's TensorFlow, Keras, NumPy, matplotlib and scikit-learn
+# (requirements-colab.txt; Colab's Python is 3.12/3.13, this one is whatever python3 is here,
+# 3.11 in CI). It runs in its own Jupyter kernel, mnist-colab, and never writes into book/.
+colab: $(COLAB_VENV)/.installed
+	$(COLAB_PYTHON) -m pytest tests/colab -o addopts="" -p no:nbval -p no:cacheprovider \
+		--noconftest -ra --durations=0 --durations-min=1
+
+$(COLAB_VENV)/.installed: requirements-colab.txt pyproject.toml
+	test -d $(COLAB_VENV) || python3 -m venv $(COLAB_VENV)
+	$(COLAB_PYTHON) -m pip install --quiet --upgrade pip
+	$(COLAB_PYTHON) -m pip install --quiet -r requirements-colab.txt
+	$(COLAB_PYTHON) -m pip install --quiet --no-deps -e .
+	$(COLAB_PYTHON) -m ipykernel install --sys-prefix --name mnist-colab \
+		--display-name "Python 3 (Colab versions)" >/dev/null
+	touch $@
 
 # Headless Chromium for the browser test of the built book (Debian's packages).
 browser:

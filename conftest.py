@@ -1,42 +1,38 @@
-"""Keeps a test run from changing the committed chapter results.
+"""Settings for every test, the chapters that nbval re-executes from ``book/`` included.
 
-Under nbval every architecture chapter re-executes at its documented settings and saves its
-results to ``book/results/``, where the comparison chapter reads them. Those files belong to the
-committed, executed book, so the run puts them back as they were when it ends.
+A chapter run at its documented settings saves its results for the comparison chapter. Under
+test, those runs save into a temporary folder (``MNIST_LESSONS_RESULTS_DIR``, which the library
+honours) instead of ``book/results/``, so a test run never changes a committed file. The
+kernels nbval and papermill start inherit the variable.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import shutil
+import tempfile
 
-RESULTS_DIR = Path(__file__).parent / "book" / "results"
+import pytest
 
-
-def _files(folder: Path) -> list[Path]:
-    """The files directly in ``folder`` (none if the folder does not exist)."""
-    return [path for path in folder.iterdir() if path.is_file()] if folder.is_dir() else []
-
-
-def snapshot(folder: Path) -> dict[Path, bytes]:
-    """The bytes of every file directly in ``folder`` (empty if the folder does not exist)."""
-    return {path: path.read_bytes() for path in _files(folder)}
-
-
-def restore(folder: Path, saved: dict[Path, bytes]) -> None:
-    """Puts ``folder`` back to ``saved``: rewrites changed files, deletes files added since."""
-    for path in set(_files(folder)) - set(saved):
-        path.unlink()
-    for path, content in saved.items():
-        if not path.is_file() or path.read_bytes() != content:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
+RESULTS_ENV = "MNIST_LESSONS_RESULTS_DIR"  # mnist_lessons.writeup.RESULTS_ENV
 
 
 def pytest_configure(config):
-    config._committed_results = snapshot(RESULTS_DIR)
+    if not os.environ.get(RESULTS_ENV):
+        folder = tempfile.mkdtemp(prefix="mnist-lessons-results-")
+        os.environ[RESULTS_ENV] = folder
+        config._results_folder = folder
 
 
 def pytest_unconfigure(config):
-    saved = getattr(config, "_committed_results", None)
-    if saved is not None:
-        restore(RESULTS_DIR, saved)
+    folder = getattr(config, "_results_folder", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(RESULTS_ENV, None)
+
+
+def pytest_collection_modifyitems(config, items):
+    """nbval's cells re-execute the committed chapters: they belong to the slow tier."""
+    for item in items:
+        if item.nodeid.startswith("book/"):
+            item.add_marker(pytest.mark.slow)

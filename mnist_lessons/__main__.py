@@ -7,31 +7,33 @@ import json
 import sys
 from pathlib import Path
 
-
-def _integer_at_least(minimum: int, description: str):
-    """An argparse type: an integer no smaller than ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a {description} integer, got {text!r}")
-        return value
-
-    return parse
+# The library's own errors, reported in one line; anything else is a bug and keeps its
+# traceback. Named rather than imported: importing `train` or `backend` here would import Keras
+# for every command, and a backend that fails to import leaves no module to import
+# BackendError from. `main` adds the data loader's DataError.
+LIBRARY_ERRORS = frozenset(
+    {
+        "mnist_lessons.checks.ParameterError",
+        "mnist_lessons.train.CheckpointMismatchError",
+        "mnist_lessons.predict.ImageError",
+        "mnist_lessons.backend.BackendError",
+    }
+)
 
 
-_positive = _integer_at_least(1, "positive")
-_non_negative = _integer_at_least(0, "non-negative")
+def _is_library_error(err: BaseException, *classes: type) -> bool:
+    """Whether ``err`` is one of ``classes`` or of `LIBRARY_ERRORS` (or a subclass of one)."""
+    return isinstance(err, classes) or any(
+        f"{cls.__module__}.{cls.__qualname__}" in LIBRARY_ERRORS for cls in type(err).__mro__
+    )
 
 
 def _cmd_data(args) -> int:
-    from .data import last_load_report, load_mnist
+    from .sources import load_mnist
 
-    (x_train, _), (x_test, _) = load_mnist(data_home=args.data_home)
-    report = last_load_report()
+    mnist = load_mnist(data_home=args.data_home)
+    (x_train, _), (x_test, _) = mnist
+    report = mnist.report
     print(f"MNIST verified: {len(x_train):,} training and {len(x_test):,} test images")
     print(f"source: {report.source} ({report.location})")
     for line in report.tried:
@@ -43,17 +45,16 @@ def _cmd_train(args) -> int:
     from .data import prepare_data
     from .evaluate import evaluate_model
     from .models import REFERENCES, default_precision, precision_of
-    from .train import save_history, set_seed, train
+    from .train import epochs_and_batch_size, save_history, set_seed, train
 
     reference = REFERENCES[args.arch]
-    epochs = args.epochs or reference.epochs
-    batch_size = args.batch_size or reference.batch_size
+    # `train`'s own check, here before MNIST is loaded.
+    epochs, batch_size = epochs_and_batch_size(args.arch, args.epochs, args.batch_size)
     set_seed(args.seed)
     data = prepare_data(
         train_limit=args.train_limit, validation_size=args.validation_size, seed=args.seed
     )
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = Path(args.output) if args.output is not None else Path("runs") / args.arch
     precision = args.precision or default_precision()
     print(
         f"Training {args.arch} (reference write-up {reference.write_up}) for {epochs} "
@@ -70,6 +71,7 @@ def _cmd_train(args) -> int:
     )
     if result.resumed_from:
         print(f"Resumed after epoch {result.resumed_from} from {output / 'checkpoint'}")
+    output.mkdir(parents=True, exist_ok=True)
     evaluation = evaluate_model(result.model, data.x_test, data.y_test)
     model_path = output / f"{args.arch}.keras"
     result.model.save(model_path)
@@ -93,8 +95,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    import keras
-
+    from .backend import keras
     from .predict import ImageError, predict_digits
 
     if not Path(args.model).is_file():
@@ -104,7 +105,11 @@ def _cmd_predict(args) -> int:
             file=sys.stderr,
         )
         return 2
-    model = keras.models.load_model(args.model)
+    try:
+        model = keras.models.load_model(args.model)
+    except ValueError as err:  # Keras's word for a file that is not a saved model
+        print(f"error: cannot load a model from {args.model}: {err}", file=sys.stderr)
+        return 2
     status = 0
     for image in args.images:
         try:
@@ -120,9 +125,12 @@ def _cmd_predict(args) -> int:
 
 def _cmd_bench(args) -> int:
     from .bench import HEADER, run_benchmark, write_json
+    from .checks import check_int
     from .data import prepare_data
     from .models import default_precision
 
+    # The check `run_benchmark` runs, before MNIST is loaded.
+    check_int("epochs", args.epochs, minimum=2)
     data = prepare_data(validation_size=0, train_limit=args.train_limit, seed=0)
     print(
         f"Training throughput on {len(data.x_train):,} images, median of {args.epochs - 1} "
@@ -156,24 +164,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--arch", required=True, choices=list(ARCHITECTURES), help="architecture name"
     )
+    # Numbers are parsed as plain integers; the library's own checks say what range they need.
     train.add_argument(
-        "--epochs", type=_positive, help="epochs (default: the write-up's documented number)"
+        "--epochs", type=int, help="epochs (default: the write-up's documented number)"
     )
-    train.add_argument(
-        "--batch-size", type=_positive, help="batch size (default: the documented one)"
-    )
+    train.add_argument("--batch-size", type=int, help="batch size (default: the documented one)")
     train.add_argument(
         "--train-limit",
-        type=_positive,
+        type=int,
         help="train on this many images, balanced across digits (default: all)",
     )
     train.add_argument(
         "--validation-size",
-        type=_non_negative,
+        type=int,
         default=5000,
         help="images held out of training for validation (default: 5000)",
     )
-    train.add_argument("--seed", type=_non_negative, default=0, help="random seed (default: 0)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument(
         "--precision",
         choices=list(PRECISIONS),
@@ -182,9 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--output",
-        default="runs/latest",
-        help="folder for the model, history and checkpoint; an interrupted run "
-        "resumes from it (default: runs/latest)",
+        help="folder for the model, history and checkpoint; the same command run again "
+        "resumes from its checkpoint, and a different run is refused (default: runs/ARCH)",
     )
     train.set_defaults(run=_cmd_train)
 
@@ -202,25 +208,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--epochs",
-        type=_positive,
+        type=int,
         default=3,
         help="epochs per path, the first one warm-up (default: 3)",
     )
-    bench.add_argument(
-        "--train-limit", type=_positive, help="images per epoch (default: all 60,000)"
-    )
+    bench.add_argument("--train-limit", type=int, help="images per epoch (default: all 60,000)")
     bench.add_argument("--json", help="also write the records to this JSON file")
     bench.set_defaults(run=_cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from .data import DataError
+    from .sources import DataError
 
     try:
+        # Building the parser imports Keras (for the architecture names): a BackendError here
+        # is reported like any other.
+        args = build_parser().parse_args(argv)
         return args.run(args)
-    except (DataError, ValueError) as err:
+    except Exception as err:
+        if not _is_library_error(err, DataError):
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from .backend import keras, matmul_gflops
+from .checks import check_int
 from .data import PreparedData
 from .models import ARCHITECTURES, REFERENCES, build_model, default_precision
-from .train import check_positive_int, train
+from .train import train
 
 
 def forward_flops(model: keras.Model) -> int:
@@ -82,9 +83,7 @@ def run_benchmark(
         ``bare_images_per_s``, ``ratio``, ``train_gflop_per_image`` and the fraction of
         ``matmul_gflops`` each path reaches.
     """
-    epochs = check_positive_int("epochs", epochs)
-    if epochs < 2:
-        raise ValueError(f"epochs must be at least 2 (one is warm-up). Received: epochs={epochs}")
+    epochs = check_int("epochs", epochs, minimum=2)  # the first epoch is warm-up
     names = list(architectures or ARCHITECTURES)
     rate = gflops or matmul_gflops()
     no_val = PreparedData(

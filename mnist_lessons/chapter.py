@@ -1,33 +1,15 @@
-"""Helpers the book's chapters share: checking their parameters and recording their results."""
+"""The checks every chapter runs first on its parameters cell."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
-
+from .checks import MAX_SEED, ParameterError, check_choice, check_int
 from .data import NUM_CLASSES
-from .models import ARCHITECTURES
 
 TRAIN_IMAGES = 60000
 
-
-class ParameterError(ValueError):
-    """A chapter parameter has a value the chapter cannot run with."""
-
-
-def _integer(name: str, value, minimum: int, maximum: int | None, accepted: str) -> int:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, np.integer))
-        and value >= minimum
-        and (maximum is None or value <= maximum)
-    )
-    if not ok:
-        raise ParameterError(f"{name} must be {accepted}. Received: {name}={value!r}")
-    return int(value)
+__all__ = ["TRAIN_IMAGES", "ChapterParameters", "ParameterError", "check_parameters"]
 
 
 @dataclass(frozen=True)
@@ -59,49 +41,29 @@ def check_parameters(
     ``train_limit`` means "every training image".
 
     Raises:
-        ParameterError: naming the parameter, the value received and the values accepted.
+        ParameterError: naming the parameter, the value received and the values accepted, in
+            the same words the library and the command line use (`mnist_lessons.checks`).
     """
-    if epochs is not None:
-        epochs = _integer(
-            "epochs", epochs, 1, None, "a positive integer (or None for the documented number)"
-        )
-    if batch_size is not None:
-        batch_size = _integer(
-            "batch_size",
-            batch_size,
-            1,
-            TRAIN_IMAGES,
-            f"an integer from 1 to {TRAIN_IMAGES} (or None for the documented size)",
-        )
-    validation_size = _integer(
-        "validation_size",
-        validation_size,
-        0,
-        TRAIN_IMAGES // 2,
-        f"an integer from 0 to {TRAIN_IMAGES // 2}",
+    epochs = check_int("epochs", epochs, minimum=1, none_means="the documented number")
+    batch_size = check_int(
+        "batch_size", batch_size, minimum=1, maximum=TRAIN_IMAGES, none_means="the documented size"
     )
-    if train_limit is not None:
-        available = TRAIN_IMAGES - validation_size
-        train_limit = _integer(
-            "train_limit",
-            train_limit,
-            NUM_CLASSES,
-            available,
-            f"None or an integer from {NUM_CLASSES} (one image per digit) to "
-            f"{available} (the training images left after validation)",
-        )
-    seed = _integer("seed", seed, 0, 2**32 - 1, "an integer from 0 to 2**32 - 1")
-    seeds = _integer("seeds", seeds, 1, 50, "an integer from 1 to 50 (runs per recipe)")
-    if architecture is not None and architecture not in ARCHITECTURES:
-        raise ParameterError(
-            f"architecture must be one of {', '.join(ARCHITECTURES)}. "
-            f"Received: architecture={architecture!r}"
-        )
+    validation_size = check_int(
+        "validation_size", validation_size, minimum=0, maximum=TRAIN_IMAGES // 2
+    )
+    train_limit = check_int(
+        "train_limit",
+        train_limit,
+        minimum=NUM_CLASSES,
+        maximum=TRAIN_IMAGES - validation_size,
+        none_means="every training image",
+    )
+    seed = check_int("seed", seed, minimum=0, maximum=MAX_SEED)
+    seeds = check_int("seeds", seeds, minimum=1, maximum=50)
+    if architecture is not None:
+        from .models import ARCHITECTURES
+
+        check_choice("architecture", architecture, ARCHITECTURES)
     return ChapterParameters(
         epochs, batch_size, train_limit, seed, validation_size, architecture, seeds
     )
-
-
-def results_path(results_dir: str | os.PathLike, architecture: str) -> Path:
-    """Where an architecture chapter saves its results, for the comparison to read."""
-    return Path(results_dir) / f"{architecture}.json"

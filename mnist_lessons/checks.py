@@ -11,6 +11,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+MAX_SEED = 2**32 - 1
+"""The largest seed every backend accepts."""
+
 
 class ParameterError(ValueError):
     """An argument or a chapter parameter has a value the library cannot work with."""
@@ -40,12 +43,14 @@ def check_int(
         name: the argument's name, as the caller wrote it.
         value: what was received. ``bool`` is refused even though it is an ``int``.
         minimum, maximum: inclusive bounds; None for no bound.
-        none_means: if given, ``None`` is accepted (and returned) and the message says what it
-            means, e.g. ``"the documented number"``.
+        none_means: if given, ``None`` is accepted (and returned); the phrase says what it
+            means, e.g. ``"the documented number"``, for the reader of the call. The message for
+            a bad value is the same either way, so that a chapter, the library and the command
+            line word the same mistake alike.
 
     Raises:
-        ParameterError: ``"<name> must be an integer from <minimum> to <maximum> (or None for
-            ...). Received: <name>=<value!r>"``.
+        ParameterError: ``"<name> must be an integer from <minimum> to <maximum>. Received:
+            <name>=<value!r>"``.
     """
     if value is None and none_means is not None:
         return None
@@ -57,8 +62,6 @@ def check_int(
     )
     if not ok:
         accepted = _describe_range(minimum, maximum)
-        if none_means is not None:
-            accepted += f" (or None for {none_means})"
         raise ParameterError(f"{name} must be {accepted}. Received: {name}={value!r}")
     return int(value)
 

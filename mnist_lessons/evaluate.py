@@ -12,6 +12,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .backend import keras
 from .data import NUM_CLASSES
+from .tables import MarkdownTable, markdown_table
 
 
 @dataclass
@@ -55,6 +56,23 @@ class Evaluation:
                 range(NUM_CLASSES), precision, recall, f1, support, strict=True
             )
         ]
+
+    def per_class_table(self) -> MarkdownTable:
+        """`per_class` as a Markdown table: digit, precision, recall, F1, images."""
+        return markdown_table(
+            ["digit", "precision", "recall", "F1", "images"],
+            [
+                [
+                    r["digit"],
+                    f"{r['precision']:.4f}",
+                    f"{r['recall']:.4f}",
+                    f"{r['f1']:.4f}",
+                    f"{r['support']:,}",
+                ]
+                for r in self.per_class()
+            ],
+            align="rrrrr",
+        )
 
     def per_class_accuracy(self) -> np.ndarray:
         """Fraction of each true digit classified correctly (the recall), shape (10,)."""
@@ -128,6 +146,27 @@ def check_accuracy(name: str, measured: float, reference: float, margin: float =
             f"reference {reference:.4f}"
         )
     return measured - reference
+
+
+LEVEL_TOLERANCE = 0.0005
+"""Accuracy differences up to this size (0.05 points, five test images) count as level."""
+
+
+def accuracy_verdict(measured: float, reported: float) -> tuple[str, float]:
+    """How a measured accuracy stands against a reported one.
+
+    Returns:
+        ``(verdict, points)``: ``"above"``, ``"below"`` or ``"level with"`` (within
+        `LEVEL_TOLERANCE`), and the absolute difference in percentage points.
+    """
+    difference = measured - reported
+    if difference > LEVEL_TOLERANCE:
+        verdict = "above"
+    elif difference < -LEVEL_TOLERANCE:
+        verdict = "below"
+    else:
+        verdict = "level with"
+    return verdict, abs(difference) * 100
 
 
 def save_results(path: str | os.PathLike, **results) -> Path:

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .backend import gpu_available, keras
+from .data import IMAGE_SIZE
+from .tables import MarkdownTable, markdown_table
 
 layers = keras.layers
 
 
-INPUT_SHAPE = (28, 28, 1)
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 """The numeric precisions a model can be built in (see `default_precision`)."""
@@ -351,6 +353,18 @@ def build_model(name: str, precision: str | None = None) -> keras.Sequential:
     model = ARCHITECTURES[check_architecture(name)]()
     precision = default_precision() if precision is None else check_precision(precision)
     return model if precision == "float32" else with_precision(model, precision)
+
+
+def layer_markdown(model: keras.Model) -> MarkdownTable:
+    """`layer_table` as a Markdown table: layer, type, output shape, parameters."""
+    return markdown_table(
+        ["layer", "type", "output shape", "parameters"],
+        [
+            [f"`{r['layer']}`", r["type"], r["output_shape"], f"{r['params']:,}"]
+            for r in layer_table(model)
+        ],
+        align="lllr",
+    )
 
 
 def layer_table(model: keras.Model) -> list[dict]:

@@ -15,7 +15,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
-FIELD = 28
+from .data import IMAGE_SHAPE, IMAGE_SIZE
+
+FIELD = IMAGE_SIZE
 BOX = 20
 # Pixels fainter than this fraction of the strongest stroke are treated as background.
 INK_THRESHOLD = 0.1
@@ -164,7 +166,7 @@ def predict_digits(model, images) -> list[Prediction]:
     Returns:
         One `Prediction` per image, in order.
     """
-    if isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[1:] == (28, 28):
+    if isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[1:] == IMAGE_SHAPE:
         batch = images.astype(np.float32)
     else:
         if isinstance(images, (str, os.PathLike)):

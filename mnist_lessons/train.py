@@ -11,33 +11,54 @@ from pathlib import Path
 import numpy as np
 
 from .backend import keras
+from .checks import MAX_SEED, check_int
 from .data import NUM_CLASSES, PreparedData
-from .models import REFERENCES, build_model, check_architecture, check_precision
+from .models import (
+    REFERENCES,
+    build_model,
+    check_architecture,
+    check_precision,
+    default_precision,
+    precision_of,
+)
 
-# Steps run per call into the compiled training function. Measured on 2 CPU cores: 32 cuts the
-# per-step Python overhead that dominates small MNIST batches (see the fast-training chapter).
+# Steps run per call into the compiled training function: running several steps per call cuts
+# the per-step Python overhead that dominates small MNIST batches (the fast-training chapter
+# measures it).
 DEFAULT_STEPS_PER_EXECUTION = 32
 
 STATE_FILE = "state.json"
 MODEL_FILE = "model.keras"
 
 
+"""The largest seed NumPy's legacy generator (which Keras seeds) accepts."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint folder holds a different training run from the one asked for.
+
+    Attributes:
+        folder: the checkpoint folder.
+        saved: what the checkpoint records about its run (empty for a checkpoint from before
+            checkpoints recorded it).
+        requested: the same for the run asked for.
+    """
+
+    def __init__(self, message: str, folder: Path, saved: dict, requested: dict):
+        super().__init__(message)
+        self.folder, self.saved, self.requested = folder, saved, requested
+
+
 def set_seed(seed: int) -> None:
     """Seeds Python, NumPy and the backend so that a run can be repeated.
 
     Args:
-        seed: a non-negative integer.
+        seed: an integer from 0 to ``2**32 - 1``.
+
+    Raises:
+        ParameterError: ``"seed must be an integer from 0 to 4294967295. Received: seed=-1"``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}")
-    keras.utils.set_random_seed(int(seed))
-
-
-def check_positive_int(name: str, value) -> int:
-    """Returns ``value`` as an int if it is a positive integer, else raises a clear ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-    return int(value)
+    keras.utils.set_random_seed(check_int("seed", seed, minimum=0, maximum=MAX_SEED))
 
 
 @dataclass
@@ -130,16 +151,112 @@ def compile_model(model: keras.Model, optimizer="adam") -> keras.Model:
     return model
 
 
-def _sparse(labels: np.ndarray) -> np.ndarray:
+def epochs_and_batch_size(
+    model: str | keras.Model, epochs: int | None = None, batch_size: int | None = None
+) -> tuple[int, int]:
+    """The number of epochs and the batch size `train` uses for ``model``, checked.
+
+    None means the architecture's documented number (for a Keras model: 1 epoch, batch 32).
+
+    Raises:
+        ParameterError: e.g. ``"epochs must be an integer of at least 1. Received: epochs=0"``.
+    """
+    reference = REFERENCES[check_architecture(model)] if isinstance(model, str) else None
+    if epochs is None:
+        epochs = reference.epochs if reference else 1
+    if batch_size is None:
+        batch_size = reference.batch_size if reference else 32
+    return (
+        check_int("epochs", epochs, minimum=1),
+        check_int("batch_size", batch_size, minimum=1),
+    )
+
+
+def _class_indices(labels: np.ndarray) -> np.ndarray:
+    """Labels as class indices, whether given as indices or as one-hot rows."""
     return labels.argmax(axis=1) if labels.ndim == 2 else labels
+
+
+def _plain(value):
+    """A JSON-ready copy of an identity value (NumPy scalars become Python ones)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def run_identity(
+    model: str | keras.Model, data: PreparedData, *, batch_size: int, precision: str
+) -> dict:
+    """What a checkpoint of a training run records about the run, to be resumed only by it.
+
+    The architecture (or, for a Keras model, its name), the batch size, the precision, the
+    settings `prepare_data` chose the training images with (``data.settings``) and their number.
+    The number of epochs is not part of it: a finished run can be continued for more.
+    """
+    identity = {
+        "model": model if isinstance(model, str) else model.name,
+        "batch_size": int(batch_size),
+        "precision": precision,
+    }
+    for key, value in getattr(data, "settings", {}).items():
+        identity[key] = _plain(value)
+    identity["train_images"] = len(data.x_train)
+    return identity
+
+
+def _describe(identity: dict, keys) -> str:
+    return ", ".join(
+        f"{key}={identity[key]!r}" if key in identity else f"{key} not recorded" for key in keys
+    )
+
+
+def check_resumable(folder: str | os.PathLike, state: dict, requested: dict) -> None:
+    """Raises `CheckpointMismatchError` unless ``state`` is a checkpoint of ``requested``.
+
+    Args:
+        folder: the checkpoint folder, for the message.
+        state: the checkpoint's saved state (``state.json``).
+        requested: `run_identity` of the run asked for.
+    """
+    folder = Path(folder)
+    fix = f"To keep it, train into a different folder; to replace it, delete {folder} first."
+    saved = state.get("identity")
+    if not isinstance(saved, dict):
+        raise CheckpointMismatchError(
+            f"{folder} holds a checkpoint from an older version of mnist_lessons that does not "
+            "record which run it belongs to, so it cannot be resumed by this request "
+            f"({_describe(requested, requested)}). {fix}",
+            folder,
+            {},
+            requested,
+        )
+    keys = list(saved) + [key for key in requested if key not in saved]
+    differing = [
+        key
+        for key in keys
+        if key not in saved or key not in requested or saved[key] != requested[key]
+    ]
+    if differing:
+        raise CheckpointMismatchError(
+            f"{folder} holds a checkpoint of a different training run: it was saved for "
+            f"{_describe(saved, differing)}, and this request is for "
+            f"{_describe(requested, differing)}. {fix}",
+            folder,
+            saved,
+            requested,
+        )
+
+
+def _read_state(folder: Path) -> dict | None:
+    if not (folder / STATE_FILE).is_file() or not (folder / MODEL_FILE).is_file():
+        return None
+    return json.loads((folder / STATE_FILE).read_text())
 
 
 def load_checkpoint(folder: str | os.PathLike) -> tuple[keras.Model, dict] | None:
     """Returns ``(model, state)`` from a checkpoint folder, or None if it holds none."""
     folder = Path(folder)
-    if not (folder / STATE_FILE).is_file() or not (folder / MODEL_FILE).is_file():
+    state = _read_state(folder)
+    if state is None:
         return None
-    state = json.loads((folder / STATE_FILE).read_text())
     return keras.models.load_model(folder / MODEL_FILE), state
 
 
@@ -166,7 +283,11 @@ def train(
         batch_size: the architecture's documented batch size if None, else 32.
         optimizer: overrides the optimizer.
         checkpoint_dir: if given, the model and history are saved there after every epoch, and
-            a later call with the same folder resumes after the last finished epoch.
+            a later call with the same folder and the same run resumes after the last finished
+            epoch (or, asking for no more epochs than are done, returns without training). The
+            same run: the same architecture (for a Keras model, the same ``model.name``), batch
+            size, precision and training images (``data.settings`` and their number); a call
+            with more epochs continues a finished run.
         verbose: 0 silent, 1 progress bar, 2 one line per epoch.
         callbacks: extra Keras callbacks.
         precision: for an architecture name, the precision to build it in (see
@@ -174,6 +295,12 @@ def train(
 
     Returns:
         A `TrainingResult`.
+
+    Raises:
+        ParameterError: for ``epochs`` or ``batch_size`` out of range, e.g. ``"epochs must be an
+            integer of at least 1. Received: epochs=0"``.
+        CheckpointMismatchError: if ``checkpoint_dir`` holds a checkpoint of a different run,
+            or one from before checkpoints recorded their run; nothing is trained or written.
     """
     if not isinstance(data, PreparedData):
         raise TypeError(
@@ -193,13 +320,7 @@ def train(
         )
     if precision is not None:
         check_precision(precision)
-    epochs = check_positive_int(
-        "epochs", epochs if epochs is not None else (reference.epochs if reference else 1)
-    )
-    batch_size = check_positive_int(
-        "batch_size",
-        batch_size if batch_size is not None else (reference.batch_size if reference else 32),
-    )
+    epochs, batch_size = epochs_and_batch_size(model, epochs, batch_size)
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2. Received: verbose={verbose!r}")
     if len(data.x_train) < NUM_CLASSES:
@@ -208,10 +329,16 @@ def train(
     history: dict[str, list[float]] = {}
     seconds: list[float] = []
     initial_epoch = 0
+    if reference is not None:
+        precision = precision if precision is not None else default_precision()
+    else:
+        precision = precision_of(model)
+    identity = run_identity(model, data, batch_size=batch_size, precision=precision)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    restored = load_checkpoint(folder) if folder is not None else None
-    if restored is not None:
-        keras_model, state = restored
+    state = _read_state(folder) if folder is not None else None
+    if state is not None:
+        check_resumable(folder, state, identity)
+        keras_model = keras.models.load_model(folder / MODEL_FILE)
         history = {k: list(v) for k, v in state["history"].items()}
         seconds = list(state["epoch_seconds"])
         initial_epoch = int(state["epochs_done"])
@@ -227,18 +354,14 @@ def train(
     fit_callbacks = [_EpochTimer(seconds), *(callbacks or [])]
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "model": model if isinstance(model, str) else keras_model.name,
-            "epochs": epochs,
-            "batch_size": batch_size,
-        }
+        meta = {"identity": identity, "epochs": epochs}
         fit_callbacks.append(_Checkpoint(folder, history, seconds, meta))
 
     if initial_epoch < epochs:
-        validation = (data.x_val, _sparse(data.y_val)) if len(data.x_val) else None
+        validation = (data.x_val, _class_indices(data.y_val)) if len(data.x_val) else None
         fit = keras_model.fit(
             data.x_train,
-            _sparse(data.y_train),
+            _class_indices(data.y_train),
             batch_size=batch_size,
             epochs=epochs,
             initial_epoch=initial_epoch,

@@ -55,6 +55,7 @@ def page(html: Path, notebook: Path) -> Path:
     return html / "book" / f"{notebook.stem}.html"
 
 
+@pytest.mark.slow
 def test_build_writes_every_chapter_with_its_figures(html):
     for notebook in CHAPTERS:
         text = page(html, notebook).read_text()
@@ -63,6 +64,7 @@ def test_build_writes_every_chapter_with_its_figures(html):
     assert (html / "index.html").is_file()
 
 
+@pytest.mark.slow
 def test_glued_numbers_appear_in_the_prose(html):
     text = page(html, ROOT / "book" / "001-two-conv-dropout.ipynb").read_text()
     assert "150,858" in text
@@ -111,6 +113,7 @@ def server(html):
     httpd.shutdown()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
 def test_page_loads_with_images_no_console_errors_and_its_own_colab_link(browser, server, notebook):
     browser.get(f"{server}/book/{notebook.stem}.html")

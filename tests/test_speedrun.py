@@ -174,7 +174,7 @@ def test_run_recipe_needs_sparse_labels_and_positive_settings(mnist):
     sparse = prepare_data(mnist, validation_size=100, train_limit=500)
     with pytest.raises(ValueError, match="epochs"):
         run_recipe(RECIPE_99.with_(epochs=0), sparse)
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be an integer of at least 1"):
         run_recipe(RECIPE_99.with_(batch_size=12.5), sparse)
 
 

@@ -4,6 +4,11 @@
 
 For example ``-- -p epochs 1 -p train_limit 3000`` for a quick pass. Parameters a chapter does
 not declare are ignored by that chapter (papermill warns and goes on).
+
+With no parameters (the documented settings) the executed notebooks replace the chapters in
+``book/``: that is how the committed book is made. With parameters they go to
+``_build/executed/`` unless ``--out`` says otherwise, so a quick pass never changes a committed
+file (and the chapters save results only from runs at the documented settings).
 """
 
 from __future__ import annotations
@@ -36,14 +41,18 @@ def parse_parameters(options: list[str]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="book", help="folder for executed notebooks")
+    parser.add_argument(
+        "--out",
+        help="folder for executed notebooks (default: book/ at the documented settings, "
+        "_build/executed/ with parameters)",
+    )
     parser.add_argument("--only", nargs="*", help="chapter file stems to run (default: all)")
     parser.add_argument("--timings", help="write per-chapter wall seconds to this JSON file")
     parser.add_argument("papermill_options", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     options = [o for o in args.papermill_options if o != "--"]
     parameters = parse_parameters(options)
-    out = Path(args.out)
+    out = Path(args.out or ("_build/executed" if parameters else "book"))
     out.mkdir(parents=True, exist_ok=True)
     timings = {}
     start_all = time.perf_counter()

@@ -1,0 +1,396 @@
+"""A reference write-up's whole procedure, in one call: the chapters' shared lesson.
+
+Chapter 000 walks through the steps one cell at a time: resolve the documented settings, prepare
+the data, build the architecture and check its parameter count, train with the documented
+optimizer, evaluate once on the test set, set the result beside the write-up's, check it, and
+save it for the comparison. `run_writeup` does the same in one call, so that chapters 001–004
+and the comparison spend their code on what is theirs.
+
+Results are saved only by a run at the documented settings (every training image, the documented
+epochs and batch size, the default validation split), into the ``results_dir`` the chapter names
+(the book's ``book/results/``). A quick run saves nothing and says so, so it can never overwrite
+the results the comparison chapter reads. The environment variable ``MNIST_LESSONS_RESULTS_DIR``
+sends the documented runs' results to another folder instead: the test suite sets it so that
+re-executing the book leaves the committed files alone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backend import keras
+from .chapter import ChapterParameters, check_parameters
+from .data import PreparedData, prepare_data
+from .evaluate import (
+    Evaluation,
+    accuracy_verdict,
+    check_accuracy,
+    evaluate_model,
+    load_results,
+    save_results,
+)
+from .models import REFERENCES, Reference, build_model, precision_of
+from .sources import load_mnist
+from .tables import MarkdownTable, markdown_table
+from .train import TrainingResult, set_seed, train
+
+RESULTS_ENV = "MNIST_LESSONS_RESULTS_DIR"
+DEFAULT_VALIDATION_SIZE = 5000
+ACCURACY_MARGIN = 0.003
+"""How far below the reported test accuracy a documented run may land before it fails."""
+
+
+@dataclass(frozen=True)
+class WriteupSettings:
+    """What a run of one write-up's recipe trains with, after the defaults are resolved.
+
+    Attributes:
+        architecture: a name from `ARCHITECTURES`.
+        epochs, batch_size: as asked, or as the write-up documents them.
+        train_limit: None for every training image left after the validation split.
+        seed: the random seed for the split, the subset and the weights.
+        validation_size: training images held out for validation.
+    """
+
+    architecture: str
+    epochs: int
+    batch_size: int
+    train_limit: int | None
+    seed: int
+    validation_size: int
+
+    @property
+    def reference(self) -> Reference:
+        return REFERENCES[self.architecture]
+
+    def differences(self) -> list[str]:
+        """How these settings differ from the documented ones, one phrase each."""
+        found = []
+        if self.epochs != self.reference.epochs:
+            found.append(f"epochs {self.epochs} instead of {self.reference.epochs}")
+        if self.batch_size != self.reference.batch_size:
+            found.append(f"batch_size {self.batch_size} instead of {self.reference.batch_size}")
+        if self.train_limit is not None:
+            found.append(f"train_limit {self.train_limit} instead of every image")
+        if self.validation_size != DEFAULT_VALIDATION_SIZE:
+            found.append(
+                f"validation_size {self.validation_size} instead of {DEFAULT_VALIDATION_SIZE}"
+            )
+        return found
+
+    @property
+    def documented(self) -> bool:
+        """Whether these are the write-up's documented settings (any seed)."""
+        return not self.differences()
+
+    def describe(self) -> str:
+        reference = self.reference
+        return (
+            f"reference write-up {reference.write_up}: {self.epochs} epochs, batch size "
+            f"{self.batch_size}, optimizer {reference.optimizer}"
+        )
+
+
+def writeup_settings(
+    architecture: str,
+    *,
+    epochs=None,
+    batch_size=None,
+    train_limit=None,
+    seed=0,
+    validation_size=DEFAULT_VALIDATION_SIZE,
+) -> WriteupSettings:
+    """Checks a chapter's parameters and fills in the write-up's documented values.
+
+    Raises:
+        ParameterError: for a bad value, naming it (see `chapter.check_parameters`).
+    """
+    params: ChapterParameters = check_parameters(
+        epochs=epochs,
+        batch_size=batch_size,
+        train_limit=train_limit,
+        seed=seed,
+        validation_size=validation_size,
+        architecture=architecture,
+    )
+    reference = REFERENCES[architecture]
+    return WriteupSettings(
+        architecture=architecture,
+        epochs=params.epochs or reference.epochs,
+        batch_size=params.batch_size or reference.batch_size,
+        train_limit=params.train_limit,
+        seed=params.seed,
+        validation_size=params.validation_size,
+    )
+
+
+def check_param_count(model: keras.Model, reference: Reference) -> int:
+    """Raises AssertionError unless ``model`` has the write-up's parameter count."""
+    count = model.count_params()
+    if count != reference.params:
+        raise AssertionError(
+            f"{count:,} parameters; reference write-up {reference.write_up} has "
+            f"{reference.params:,}"
+        )
+    return count
+
+
+def results_destination(results_dir: str | os.PathLike) -> Path:
+    """Where documented runs save their results: ``$MNIST_LESSONS_RESULTS_DIR``, else
+    ``results_dir``."""
+    return Path(os.environ.get(RESULTS_ENV) or results_dir)
+
+
+def results_file(results_dir: str | os.PathLike, architecture: str) -> Path:
+    """The results file of one architecture in a results folder."""
+    return Path(results_dir) / f"{architecture}.json"
+
+
+def read_results(results_dir: str | os.PathLike, architecture: str) -> dict | None:
+    """The saved results of ``architecture``'s documented run, or None.
+
+    A file from a run at other settings (which this library no longer writes, but an older
+    version did) is not the documented run, and is treated as missing.
+    """
+    saved = load_results(results_file(results_dir, architecture))
+    if saved is None or not saved.get("documented"):
+        return None
+    return saved
+
+
+@dataclass
+class WriteupRun:
+    """One run of a write-up's recipe: its settings, data, model, training and test results.
+
+    Attributes:
+        settings: the resolved `WriteupSettings`.
+        data: the prepared arrays the model was trained and tested on.
+        model: the trained Keras model.
+        training: the `TrainingResult` (history and epoch times).
+        evaluation: the test-set `Evaluation`.
+        saved_to: the results file written by `finish`, or None.
+    """
+
+    settings: WriteupSettings
+    data: PreparedData
+    model: keras.Model
+    training: TrainingResult
+    evaluation: Evaluation
+    saved_to: Path | None = None
+
+    @property
+    def reference(self) -> Reference:
+        return self.settings.reference
+
+    def measured(self) -> dict[str, float]:
+        """This run's figures under the names the write-ups report them by."""
+        history = self.training.history
+        return {
+            "test_accuracy": self.evaluation.accuracy,
+            "test_loss": self.evaluation.loss,
+            "train_accuracy": history["accuracy"][-1],
+            "train_loss": history["loss"][-1],
+            "val_accuracy": history["val_accuracy"][-1],
+            "best_val_accuracy": max(history["val_accuracy"]),
+        }
+
+    def verdict(self) -> tuple[str, float]:
+        """``(above / below / level with, points)`` against the reported test accuracy."""
+        return accuracy_verdict(self.evaluation.accuracy, self.reference.reported_test_accuracy)
+
+    def reported_table(self) -> MarkdownTable:
+        """The write-up's reported figures beside this run's measured ones."""
+        measured = self.measured()
+        return markdown_table(
+            ["figure", "reported", "measured"],
+            [
+                [key.replace("_", " "), f"{reported:.4f}", f"{measured[key]:.4f}"]
+                for key, reported in self.reference.reported.items()
+            ],
+            align="lrr",
+        )
+
+    def record(self) -> dict:
+        """What `finish` saves: the same fields for every architecture."""
+        return {
+            "architecture": self.settings.architecture,
+            "write_up": self.reference.write_up,
+            "documented": self.settings.documented,
+            "params": self.model.count_params(),
+            "epochs": self.training.epochs,
+            "batch_size": self.settings.batch_size,
+            "precision": precision_of(self.model),
+            "train_images": len(self.data.x_train),
+            "train_limit": self.settings.train_limit,
+            "validation_size": self.settings.validation_size,
+            "seed": self.settings.seed,
+            "test_accuracy": self.evaluation.accuracy,
+            "test_loss": self.evaluation.loss,
+            "test_errors": self.evaluation.error_count,
+            "seconds_per_epoch": self.training.seconds_per_epoch,
+            "training_seconds": self.training.total_seconds,
+            "history": self.training.history,
+        }
+
+    def finish(self, results_dir: str | os.PathLike | None) -> list[str]:
+        """Checks a documented run against the write-up and saves its results.
+
+        A documented run that lands more than `ACCURACY_MARGIN` below the reported test
+        accuracy raises AssertionError, so that a regression stops the book's build instead of
+        being published. Only a documented run is saved (see the module's docstring).
+
+        Returns:
+            What was done, as lines for the reader.
+        """
+        lines = []
+        if self.settings.documented:
+            check_accuracy(
+                f"write-up {self.reference.write_up}",
+                self.evaluation.accuracy,
+                self.reference.reported_test_accuracy,
+                margin=ACCURACY_MARGIN,
+            )
+            lines.append(
+                f"Checked: the test accuracy is within {ACCURACY_MARGIN * 100:.1f} points of "
+                "the reported figure or above it."
+            )
+            if results_dir is not None:
+                target = results_file(results_destination(results_dir), self.settings.architecture)
+                self.saved_to = save_results(target, **self.record())
+                lines.append(f"Saved the results for the comparison chapter: {target.name}")
+        else:
+            lines.append(
+                "Not checked against the write-up and not saved: this run differs from the "
+                f"documented one ({'; '.join(self.settings.differences())}), so the results "
+                "the comparison chapter reads are unchanged."
+            )
+        return lines
+
+    def glue(self) -> None:
+        """Glues the figures every architecture chapter's prose cites (`myst_nb.glue`)."""
+        from myst_nb import glue
+
+        verdict, points = self.verdict()
+        for name, value in {
+            "reference": self.reference.write_up,
+            "reconstructed": self.reference.reconstructed,
+            "epochs": self.settings.epochs,
+            "batch_size": self.settings.batch_size,
+            "params": f"{self.model.count_params():,}",
+            "seconds_per_epoch": self.training.seconds_per_epoch,
+            "training_seconds": self.training.total_seconds,
+            "test_accuracy": self.evaluation.accuracy,
+            "test_loss": self.evaluation.loss,
+            "test_errors": self.evaluation.error_count,
+            "accuracy_difference": points,
+            "accuracy_verdict": verdict,
+        }.items():
+            glue(name, value, display=False)
+
+
+def evaluation_line(evaluation: Evaluation) -> str:
+    """One line: test loss, accuracy and the number of mistakes."""
+    return (
+        f"test loss {evaluation.loss:.4f}, test accuracy {evaluation.accuracy:.4f} "
+        f"({evaluation.error_count} of {len(evaluation.labels):,} wrong)"
+    )
+
+
+def run_writeup(
+    architecture: str,
+    *,
+    epochs=None,
+    batch_size=None,
+    train_limit=None,
+    seed=0,
+    validation_size=DEFAULT_VALIDATION_SIZE,
+    results_dir: str | os.PathLike | None = None,
+    data: PreparedData | None = None,
+    precision: str | None = None,
+    verbose: bool = True,
+) -> WriteupRun:
+    """Runs a write-up's recipe from start to finish, as chapter 000 does step by step.
+
+    Args:
+        architecture: a name from `ARCHITECTURES`.
+        epochs, batch_size: None for the write-up's documented values.
+        train_limit: None for every training image; else a class-balanced subset.
+        seed: seeds the split, the subset and the weights.
+        validation_size: training images held out for validation.
+        results_dir: where a documented run saves its results (see the module docstring);
+            None saves nothing.
+        data: already prepared arrays to reuse (they must match ``train_limit``, ``seed`` and
+            ``validation_size``); prepared from the cached MNIST if None.
+        precision: see `models.build_model`.
+        verbose: print what happens, step by step, as the chapters show it.
+
+    Returns:
+        A `WriteupRun`.
+
+    Raises:
+        ParameterError: for a bad parameter, before anything is trained.
+        AssertionError: if the model's parameter count differs from the write-up's, or a
+            documented run lands more than `ACCURACY_MARGIN` below the reported accuracy.
+    """
+    settings = writeup_settings(
+        architecture,
+        epochs=epochs,
+        batch_size=batch_size,
+        train_limit=train_limit,
+        seed=seed,
+        validation_size=validation_size,
+    )
+    say = print if verbose else (lambda *_: None)
+    say(settings.describe())
+    set_seed(settings.seed)
+    if data is None:
+        data = prepare_data(
+            load_mnist(),
+            validation_size=settings.validation_size,
+            train_limit=settings.train_limit,
+            seed=settings.seed,
+        )
+    say(data.summary())
+    model = build_model(architecture, precision)
+    count = check_param_count(model, settings.reference)
+    say(f"{count:,} parameters, as in reference write-up {settings.reference.write_up}")
+    training = train(
+        model,
+        data,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        optimizer=settings.reference.make_optimizer(),
+    )
+    say(f"precision: {precision_of(model)}")
+    say(training.table())
+    evaluation = evaluate_model(model, data.x_test, data.y_test)
+    say(evaluation_line(evaluation))
+    run = WriteupRun(settings, data, model, training, evaluation)
+    for line in run.finish(results_dir):
+        say(line)
+    return run
+
+
+def show_test_results(run: WriteupRun) -> None:
+    """Shows the test results as chapter 000 does: the confusion matrix, the per-digit table
+    and accuracies, and the first twenty test images with their predictions."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from .plots import confusion_heatmap, per_class_accuracy, sample_grid
+
+    evaluation, write_up = run.evaluation, run.reference.write_up
+    confusion_heatmap(evaluation.confusion, title=f"Write-up {write_up}: test confusion matrix")
+    plt.show()
+    display(evaluation.per_class_table())
+    per_class_accuracy(evaluation.per_class_accuracy(), title="Per-digit test accuracy")
+    plt.show()
+    sample_grid(
+        run.data.x_test[:20],
+        evaluation.labels[:20],
+        evaluation.predictions[:20],
+        title="The first twenty test images: true → predicted (red where wrong)",
+    )
+    plt.show()

@@ -1,0 +1,138 @@
+"""The Colab stage: every chapter under papermill on Google Colab's package versions.
+
+`make colab` (which `make test`, hence CI, runs before the main run) builds .venv-colab from
+requirements-colab.txt and runs this file there, in that environment's own Jupyter kernel
+(``mnist-colab``), with ``--noconftest``: tests/conftest.py serves the library's unit tests. The
+main run does not collect it (pyproject.toml ignores tests/colab), and it fails rather than skips
+in any other environment: the first tests check the versions.
+
+Colab's Python is 3.12 (3.13 on the newest runtime); this machine and CI have Python 3.11 only, so
+this stage checks Colab's packages, not Colab's interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+
+from tests.test_notebooks import CHAPTERS, QUICK, declared_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIREMENTS = ROOT / "requirements-colab.txt"
+KERNEL = "mnist-colab"
+RESULTS = ROOT / "book" / "results"
+# The packages whose versions the chapters' readers meet in Colab, by import name.
+MODULES = {
+    "tensorflow": "tensorflow",
+    "keras": "keras",
+    "numpy": "numpy",
+    "matplotlib": "matplotlib",
+    "scikit-learn": "sklearn",
+}
+
+
+def pinned_versions(path: Path = REQUIREMENTS) -> dict[str, str]:
+    """``{distribution: version}`` from a requirements file of ``name==version`` lines."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            name, equals, wanted = requirement.partition("==")
+            assert equals and wanted.strip(), f"{path.name}: not an exact pin: {line!r}"
+            pins[name.strip()] = wanted.strip()
+    return pins
+
+
+PINS = pinned_versions()
+
+# matplotlib 3.10.0 calls pyparsing's camelCase names, which pyparsing 3.3 deprecates; Python's
+# default filters hide that warning in a kernel (Colab's too), but pytest would list it.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:'\\w+' deprecated - use:DeprecationWarning:matplotlib.*"
+)
+
+
+def committed_results() -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in sorted(RESULTS.glob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def results_untouched(monkeypatch, tmp_path):
+    """Chapters save results into a temporary folder (the variable the root conftest.py sets for
+    the main run, which --noconftest leaves out here); afterwards book/results must be as it was,
+    and is put back if not, so that this stage never leaves the working tree changed."""
+    monkeypatch.setenv("MNIST_LESSONS_RESULTS_DIR", str(tmp_path / "results"))
+    before = committed_results()
+    yield
+    after = committed_results()
+    for path in set(after) - set(before):
+        path.unlink()
+    for path, content in before.items():
+        if after.get(path) != content:
+            path.write_bytes(content)
+    assert after == before, "the chapter changed book/results"
+
+
+def test_this_environment_has_colabs_versions():
+    assert set(MODULES) <= set(PINS), "requirements-colab.txt must pin Colab's five packages"
+    installed = {name: version(name) for name in PINS}
+    assert installed == PINS
+    for name, module in MODULES.items():
+        imported = __import__(module)
+        assert imported.__version__ == PINS[name], f"{module}.__version__"
+
+
+def test_the_kernel_runs_this_environment(tmp_path):
+    spec = KernelSpecManager().get_kernel_spec(KERNEL)
+    assert Path(spec.argv[0]) == Path(sys.executable)
+    probe = nbformat.v4.new_notebook()
+    probe.cells.append(
+        nbformat.v4.new_code_cell(
+            "import json, sys\n"
+            f"modules = {MODULES!r}\n"
+            "print(json.dumps({'executable': sys.executable, **{n: __import__(m).__version__ "
+            "for n, m in modules.items()}}))"
+        )
+    )
+    nbformat.write(probe, tmp_path / "probe.ipynb")
+    papermill.execute_notebook(
+        str(tmp_path / "probe.ipynb"),
+        str(tmp_path / "probe-out.ipynb"),
+        kernel_name=KERNEL,
+        progress_bar=False,
+    )
+    (output,) = nbformat.read(tmp_path / "probe-out.ipynb", as_version=4).cells[0].outputs
+    seen = json.loads(output.text)
+    assert Path(seen.pop("executable")) == Path(sys.executable)
+    assert seen == {name: PINS[name] for name in MODULES}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_on_colabs_versions(path, tmp_path, results_untouched):
+    declared = declared_parameters(path)
+    parameters = {k: v for k, v in QUICK.items() if k in declared}
+    if "results_dir" in declared:
+        parameters["results_dir"] = str(tmp_path / "results")
+    output = tmp_path / path.name
+    papermill.execute_notebook(
+        str(path),
+        str(output),
+        parameters=parameters,
+        cwd=str(path.parent),
+        kernel_name=KERNEL,
+        progress_bar=False,
+    )
+    notebook = nbformat.read(output, as_version=4)
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
+    assert not errors
+    stderr = [o.text for o in outputs if o.get("name") == "stderr"]
+    assert not stderr, "stderr output in the chapter:\n" + "".join(stderr)
