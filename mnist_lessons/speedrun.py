@@ -59,7 +59,8 @@ class Recipe:
     second_pool: bool = True
     batch_norm: bool = True
 
-    def with_(self, **changes) -> Recipe:
+    def changed(self, **changes) -> Recipe:
+        """A copy of this recipe with the given fields changed, e.g. ``changed(epochs=1)``."""
         return replace(self, **changes)
 
 

@@ -159,7 +159,7 @@ def test_the_fast_networks_with_and_without_batch_normalisation():
 
 def test_run_recipe_trains_and_scores_a_short_augmented_run(mnist):
     data = prepare_data(mnist, validation_size=1000, train_limit=4000, seed=0, one_hot=False)
-    recipe = RECIPE_995.with_(epochs=2)
+    recipe = RECIPE_995.changed(epochs=2)
     result = run_recipe(recipe, data, seed=0)
     assert result.recipe == recipe.name and result.seed == 0 and result.seconds > 0
     assert 0.8 < result.val_accuracy <= 1 and 0.8 < result.test_accuracy <= 1
@@ -173,9 +173,9 @@ def test_run_recipe_needs_sparse_labels_and_positive_settings(mnist):
         run_recipe(RECIPE_99, one_hot)
     sparse = prepare_data(mnist, validation_size=100, train_limit=500)
     with pytest.raises(ValueError, match="epochs"):
-        run_recipe(RECIPE_99.with_(epochs=0), sparse)
+        run_recipe(RECIPE_99.changed(epochs=0), sparse)
     with pytest.raises(ValueError, match="batch_size must be an integer of at least 1"):
-        run_recipe(RECIPE_99.with_(batch_size=12.5), sparse)
+        run_recipe(RECIPE_99.changed(batch_size=12.5), sparse)
 
 
 def test_time_verdict_sets_the_median_against_its_target():
