@@ -19,6 +19,7 @@ module: that is NumPy work.
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 import json
 import logging
@@ -56,18 +57,27 @@ def requested_backend() -> str:
     return chosen or "tensorflow"
 
 
-def _check_installed(backend: str) -> None:
+def _import_backend(backend: str) -> None:
+    """Imports the backend's package (TensorFlow quietly), or says how to install it."""
     if backend not in BACKENDS:
         raise BackendError(
             f"KERAS_BACKEND must be one of {', '.join(BACKENDS)} for this library. "
             f"Received: KERAS_BACKEND={backend!r}"
         )
-    if importlib.util.find_spec(BACKENDS[backend]) is None:
+    package = BACKENDS[backend]
+    try:
+        if backend == "tensorflow":
+            _import_tensorflow_quietly()
+        else:
+            importlib.import_module(package)
+    except ModuleNotFoundError as err:
+        if (err.name or "").partition(".")[0] != package:
+            raise
         raise BackendError(
-            f"Keras is set to the {backend} backend, but {BACKENDS[backend]} is not installed: "
+            f"Keras is set to the {backend} backend, but {package} is not installed: "
             f"install it with `{INSTALL_HINTS[backend]}`, or unset KERAS_BACKEND to use "
             "TensorFlow."
-        )
+        ) from None
 
 
 def _import_tensorflow_quietly() -> None:
@@ -106,12 +116,26 @@ class _NoRetracingNotice(logging.Filter):
 
 
 BACKEND = requested_backend()
-_check_installed(BACKEND)
-if BACKEND == "tensorflow":
+_import_backend(BACKEND)
+if BACKEND != "tensorflow" and importlib.util.find_spec("tensorflow") is not None:
+    # Where TensorFlow is installed, Keras's data adapters import it during the first `fit` on
+    # the other backends too, and its start-up lines would reach the page. Import it quietly now,
+    # after the backend's own package: torch first, then TensorFlow, is the order in which
+    # PyTorch's CUDA build (which brings triton) does not crash.
     _import_tensorflow_quietly()
+if "tensorflow" in sys.modules:
     logging.getLogger("tensorflow").addFilter(_NoRetracingNotice())
 
 import keras  # noqa: E402  (after the quiet import above)
+
+STEPS_PER_EXECUTION = 1 if BACKEND == "torch" else 32
+"""Training steps per call into the compiled training function. 32 cuts the per-step Python
+overhead that dominates small MNIST batches on a CPU (the fast-training chapter measures it);
+Keras's torch backend runs one step per call and refuses more."""
+
+BFLOAT16_MEASURED = BACKEND == "tensorflow"
+"""Whether mixed bfloat16 training was measured faster on CPUs with bfloat16 instructions on this
+backend (`models.default_precision` uses it only where it was)."""
 
 
 @functools.cache
@@ -147,8 +171,8 @@ def matmul_gflops(n: int = 4096, repeats: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def describe() -> str:
-    """One line naming the backend, its version, Keras's, NumPy's and the device."""
+def environment_line() -> str:
+    """One line naming Keras, the backend and its version, the device, NumPy and Python."""
     import numpy as np
 
     module = sys.modules.get(BACKENDS[BACKEND]) or __import__(BACKENDS[BACKEND])

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .backend import gpu_available, keras
+from .backend import BFLOAT16_MEASURED, gpu_available, keras
 from .data import IMAGE_SIZE
 from .tables import MarkdownTable, markdown_table
 
@@ -304,7 +304,8 @@ def default_precision() -> str:
     machine without a GPU whose processor has bfloat16 instructions (``avx512_bf16`` or
     ``amx_bf16``): there the convolutions run faster (`python -m mnist_lessons bench` measures
     by how much). ``float32`` everywhere else, including GPUs without bfloat16 support, where it
-    would be emulated. The environment variable ``MNIST_LESSONS_PRECISION`` overrides the choice.
+    would be emulated, and on the JAX and PyTorch backends, where it has not been measured. The
+    environment variable ``MNIST_LESSONS_PRECISION`` overrides the choice.
     """
     chosen = os.environ.get(PRECISION_VARIABLE)
     if chosen:
@@ -315,7 +316,7 @@ def default_precision() -> str:
 @functools.cache
 def _hardware_precision() -> str:
     # The devices and the processor do not change while the process runs: look once.
-    if gpu_available():
+    if gpu_available() or not BFLOAT16_MEASURED:
         return "float32"
     return "mixed_bfloat16" if BFLOAT16_CPU_FLAGS & _cpu_flags() else "float32"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import keras
+from .backend import STEPS_PER_EXECUTION, keras
 from .checks import MAX_SEED, check_int
 from .data import NUM_CLASSES, PreparedData
 from .models import (
@@ -22,10 +22,9 @@ from .models import (
     precision_of,
 )
 
-# Steps run per call into the compiled training function: running several steps per call cuts
-# the per-step Python overhead that dominates small MNIST batches (the fast-training chapter
-# measures it).
-DEFAULT_STEPS_PER_EXECUTION = 32
+# Steps run per call into the compiled training function, chosen for the backend in use (see
+# `backend.STEPS_PER_EXECUTION`).
+DEFAULT_STEPS_PER_EXECUTION = STEPS_PER_EXECUTION
 
 STATE_FILE = "state.json"
 MODEL_FILE = "model.keras"

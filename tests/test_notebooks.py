@@ -49,14 +49,17 @@ def code_lines(path: Path) -> list[str]:
     ]
 
 
-def execute(path: Path, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
+def execute(
+    path: Path, tmp_path: Path, kernel_name: str = "python3", **parameters
+) -> nbformat.NotebookNode:
+    """Runs a chapter under papermill from book/, writing the executed copy into ``tmp_path``."""
     output = tmp_path / path.name
     papermill.execute_notebook(
         str(path),
         str(output),
         parameters=parameters,
         cwd=str(path.parent),
-        kernel_name="python3",
+        kernel_name=kernel_name,
         progress_bar=False,
     )
     return nbformat.read(output, as_version=4)

@@ -22,7 +22,7 @@ import papermill
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
-from tests.test_notebooks import CHAPTERS, QUICK, declared_parameters
+from tests.test_notebooks import CHAPTERS, QUICK, declared_parameters, execute
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements-colab.txt"
@@ -119,18 +119,7 @@ def test_the_kernel_runs_this_environment(tmp_path):
 def test_chapter_runs_on_colabs_versions(path, tmp_path, results_untouched):
     declared = declared_parameters(path)
     parameters = {k: v for k, v in QUICK.items() if k in declared}
-    if "results_dir" in declared:
-        parameters["results_dir"] = str(tmp_path / "results")
-    output = tmp_path / path.name
-    papermill.execute_notebook(
-        str(path),
-        str(output),
-        parameters=parameters,
-        cwd=str(path.parent),
-        kernel_name=KERNEL,
-        progress_bar=False,
-    )
-    notebook = nbformat.read(output, as_version=4)
+    notebook = execute(path, tmp_path, kernel_name=KERNEL, **parameters)
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
     assert not errors

@@ -1,0 +1,155 @@
+"""The library and the chapters on Keras's three backends: TensorFlow (the default), JAX, PyTorch.
+
+Every chapter runs unchanged at small settings with ``KERAS_BACKEND`` set to JAX and to PyTorch;
+the 99 % recipe reaches the same accuracy on each backend as on TensorFlow, within the spread
+over seeds; and TensorFlow and PyTorch can be imported in either order beside Keras's torch
+backend. Each backend runs in its own process (a Jupyter kernel or a subprocess): Keras picks its
+backend once, when it is first imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .test_notebooks import CHAPTERS, QUICK, declared_parameters, execute, outputs_text
+
+ROOT = Path(__file__).resolve().parent.parent
+OTHER_BACKENDS = ("jax", "torch")
+SEEDS = (0, 1, 2)
+RECIPE_SCRIPT = """
+import json
+import sys
+
+from mnist_lessons.backend import BACKEND
+from mnist_lessons.data import prepare_data
+from mnist_lessons.sources import load_mnist
+from mnist_lessons.speedrun import RECIPE_99, run_recipe
+
+data = prepare_data(load_mnist(), validation_size=0, train_limit=6000, seed=0)
+recipe = RECIPE_99.changed(epochs=2)
+runs = [run_recipe(recipe, data, seed=seed) for seed in json.loads(sys.argv[1])]
+print(json.dumps({
+    "backend": BACKEND,
+    "accuracies": [run.test_accuracy for run in runs],
+    "seconds": [run.seconds for run in runs],
+}))
+"""
+
+
+def run_python(code: str, *arguments: str, backend: str, timeout: float = 900):
+    """Runs ``code`` in a fresh interpreter with ``KERAS_BACKEND=backend``."""
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_unchanged_on(backend, path, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    declared = declared_parameters(path)
+    notebook = execute(path, tmp_path, **{k: v for k, v in QUICK.items() if k in declared})
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
+    assert not errors
+    assert not [o.text for o in outputs if o.get("name") == "stderr"], "stderr noise"
+    if path.stem != "intro":
+        assert f"on {backend} " in outputs_text(notebook), "the environment line names the backend"
+
+
+@pytest.fixture(scope="module")
+def recipe_runs():
+    """The 99 % recipe (2 epochs, 6,000 images) over three seeds on each backend."""
+    found = {}
+    for backend in ("tensorflow", *OTHER_BACKENDS):
+        done = run_python(RECIPE_SCRIPT, json.dumps(SEEDS), backend=backend)
+        assert done.returncode == 0, done.stderr[-3000:]
+        found[backend] = json.loads(done.stdout.strip().splitlines()[-1])
+        assert found[backend]["backend"] == backend
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_the_99_percent_recipe_reaches_the_same_accuracy_on(backend, recipe_runs):
+    reference = np.array(recipe_runs["tensorflow"]["accuracies"])
+    measured = np.array(recipe_runs[backend]["accuracies"])
+    print(
+        f"{backend}: {measured.mean():.4f} ± {measured.std(ddof=1):.4f} against tensorflow "
+        f"{reference.mean():.4f} ± {reference.std(ddof=1):.4f} "
+        f"(median seconds {np.median(recipe_runs[backend]['seconds']):.1f} against "
+        f"{np.median(recipe_runs['tensorflow']['seconds']):.1f})"
+    )
+    assert measured.min() > 0.9
+    # "Within the seed spread": the means differ by no more than the wider of the two ranges
+    # over seeds, with a floor of half a point for three-seed ranges that happen to be narrow.
+    spread = max(np.ptp(reference), np.ptp(measured), 0.005)
+    assert abs(measured.mean() - reference.mean()) <= spread
+
+
+IMPORT_ORDER = """
+import sys
+first, second = sys.argv[1:3]
+__import__(first)
+__import__(second)
+import numpy as np
+from mnist_lessons.backend import BACKEND, keras
+
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+model.compile("adam", "sparse_categorical_crossentropy")
+model.fit(np.zeros((8, 4), "float32"), np.zeros(8, "int64"), epochs=1, verbose=0)
+print(BACKEND, "fitted")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", [("tensorflow", "torch"), ("torch", "tensorflow")])
+def test_tensorflow_and_torch_import_in_either_order(order):
+    done = run_python(IMPORT_ORDER, *order, backend="torch", timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.strip().endswith("torch fitted")
+
+
+def test_a_backend_that_is_not_installed_is_one_clear_sentence(tmp_path):
+    """Asking for a backend whose package is missing names it and says how to install it."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(
+        "import importlib.abc, sys\n"
+        "class Hide(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'jax' or name.startswith('jax.'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(hide)}
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_lessons", "train", "--arch", "three_conv_dense64"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: Keras is set to the jax backend, but jax is not installed: install it with "
+        "`pip install jax`, or unset KERAS_BACKEND to use TensorFlow."
+    )
