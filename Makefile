@@ -11,7 +11,7 @@ OUT ?=
 COLAB_VENV ?= .venv-colab
 COLAB_PYTHON ?= $(COLAB_VENV)/bin/python
 
-.PHONY: install browser data execute html book test colab lint format clean
+.PHONY: install backends browser data execute html book test colab lint format clean
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -40,11 +40,20 @@ html: install
 
 book: execute html
 
-# The test suite: unit tests of the library, the command line, and every chapter under
-# papermill with small parameters. This is what CI runs (.ci/run).
-test: install browser
+# The test suite: unit tests of the library, the command line, every chapter under papermill
+# with small parameters (on TensorFlow, JAX and PyTorch), nbval over the committed chapters, the
+# strict HTML build and the browser. This is what CI runs (.ci/run).
+test: install backends browser
 	@$(MAKE) --no-print-directory colab
 	$(PYTHON) -m pytest
+
+# JAX and PyTorch's CPU build in .venv, for the tests that run the chapters on every backend
+# (requirements-backends.txt). `make book` does not need them.
+backends: $(VENV)/.backends-installed
+
+$(VENV)/.backends-installed: requirements-backends.txt $(VENV)/.installed
+	$(PYTHON) -m pip install --quiet -r requirements-backends.txt
+	touch $@
 
 # The Colab stage (part of `make test`): every chapter under papermill at small settings in
 # .venv-colab, which holds Google Colab's TensorFlow, Keras, NumPy, matplotlib and scikit-learn

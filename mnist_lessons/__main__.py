@@ -124,6 +124,7 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_bench(args) -> int:
+    from .backend import environment_line
     from .bench import HEADER, run_benchmark, write_json
     from .checks import check_int
     from .data import prepare_data
@@ -137,6 +138,7 @@ def _cmd_bench(args) -> int:
         "timed epoch(s) after one warm-up epoch"
     )
     print(f"library path in {default_precision()}; bare fit in float32")
+    print(environment_line())
     print(HEADER)
     records = run_benchmark(data, architectures=args.arch, epochs=args.epochs)
     print(f"matrix-product rate: {records[0]['matmul_gflops']:.0f} GFLOP/s (4096² float32)")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import keras, matmul_gflops
+from .backend import BACKEND, keras, matmul_gflops
 from .checks import check_int
 from .data import PreparedData
 from .models import ARCHITECTURES, REFERENCES, build_model, default_precision
@@ -78,7 +78,7 @@ def run_benchmark(
         log: where to report progress.
 
     Returns:
-        One record per architecture with ``architecture``, ``batch_size``,
+        One record per architecture with ``architecture``, ``backend``, ``batch_size``,
         ``precision``, ``library_images_per_s``, ``library_float32_images_per_s``,
         ``bare_images_per_s``, ``ratio``, ``train_gflop_per_image`` and the fraction of
         ``matmul_gflops`` each path reaches.
@@ -110,6 +110,7 @@ def run_benchmark(
             {
                 "architecture": name,
                 "write_up": REFERENCES[name].write_up,
+                "backend": BACKEND,
                 "batch_size": batch,
                 "images": n,
                 "precision": precision,

@@ -128,7 +128,8 @@ def build_fast_model(recipe: Recipe) -> keras.Sequential:
     if recipe.dropout:
         model_layers.append(layers.Dropout(recipe.dropout, name="dropout"))
     model_layers.append(layers.Dense(NUM_CLASSES, activation="softmax", name="digit"))
-    return keras.Sequential(model_layers, name=f"fast_{recipe.name}")
+    # Keras's torch backend refuses a "." in a model's name ("99.5_percent").
+    return keras.Sequential(model_layers, name="fast_" + recipe.name.replace(".", "_"))
 
 
 def _image_size(images: np.ndarray) -> tuple[int, int, int]:

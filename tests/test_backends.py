@@ -33,9 +33,8 @@ from mnist_lessons.data import prepare_data
 from mnist_lessons.sources import load_mnist
 from mnist_lessons.speedrun import RECIPE_99, run_recipe
 
-data = prepare_data(load_mnist(), validation_size=0, train_limit=6000, seed=0)
-recipe = RECIPE_99.changed(epochs=2)
-runs = [run_recipe(recipe, data, seed=seed) for seed in json.loads(sys.argv[1])]
+data = prepare_data(load_mnist(), validation_size=0, train_limit=20000, seed=0)
+runs = [run_recipe(RECIPE_99, data, seed=seed) for seed in json.loads(sys.argv[1])]
 print(json.dumps({
     "backend": BACKEND,
     "accuracies": [run.test_accuracy for run in runs],
@@ -75,7 +74,9 @@ def test_chapter_runs_unchanged_on(backend, path, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def recipe_runs():
-    """The 99 % recipe (2 epochs, 6,000 images) over three seeds on each backend."""
+    """The 99 % recipe (its 3 epochs, on 20,000 training images) over three seeds on each
+    backend. Fewer steps leave batch normalisation's moving statistics unsettled, and the test
+    accuracy then says more about that than about the backend."""
     found = {}
     for backend in ("tensorflow", *OTHER_BACKENDS):
         done = run_python(RECIPE_SCRIPT, json.dumps(SEEDS), backend=backend)
@@ -96,11 +97,34 @@ def test_the_99_percent_recipe_reaches_the_same_accuracy_on(backend, recipe_runs
         f"(median seconds {np.median(recipe_runs[backend]['seconds']):.1f} against "
         f"{np.median(recipe_runs['tensorflow']['seconds']):.1f})"
     )
-    assert measured.min() > 0.9
+    assert measured.min() > 0.97
     # "Within the seed spread": the means differ by no more than the wider of the two ranges
     # over seeds, with a floor of half a point for three-seed ranges that happen to be narrow.
     spread = max(np.ptp(reference), np.ptp(measured), 0.005)
     assert abs(measured.mean() - reference.mean()) <= spread
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_the_benchmark_runs_unchanged_on(backend, tmp_path):
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    command = [sys.executable, "-m", "mnist_lessons", "bench", "--arch", "three_conv_three_pool"]
+    done = subprocess.run(
+        [*command, "--epochs", "2", "--train-limit", "1000", "--json", "bench.json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not done.stderr.strip(), done.stderr[-3000:]
+    assert f"on {backend} " in done.stdout
+    (record,) = json.loads((tmp_path / "bench.json").read_text())
+    assert record["backend"] == backend
+    assert record["library_images_per_s"] > 0 and record["bare_images_per_s"] > 0
+    assert record["matmul_gflops"] > 0
 
 
 IMPORT_ORDER = """
@@ -135,7 +159,7 @@ def test_a_backend_that_is_not_installed_is_one_clear_sentence(tmp_path):
         "class Hide(importlib.abc.MetaPathFinder):\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name == 'jax' or name.startswith('jax.'):\n"
-        "            raise ModuleNotFoundError(name)\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, Hide())\n"
     )
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(hide)}
