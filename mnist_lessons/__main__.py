@@ -14,7 +14,7 @@ from pathlib import Path
 LIBRARY_ERRORS = frozenset(
     {
         "mnist_lessons.checks.ParameterError",
-        "mnist_lessons.train.CheckpointMismatchError",
+        "mnist_lessons.train.CheckpointError",
         "mnist_lessons.predict.ImageError",
         "mnist_lessons.backend.BackendError",
     }

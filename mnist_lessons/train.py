@@ -33,7 +33,11 @@ MODEL_FILE = "model.keras"
 """The largest seed NumPy's legacy generator (which Keras seeds) accepts."""
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointError(ValueError):
+    """A checkpoint folder cannot be resumed: it is unreadable, or belongs to another run."""
+
+
+class CheckpointMismatchError(CheckpointError):
     """A checkpoint folder holds a different training run from the one asked for.
 
     Attributes:
@@ -247,7 +251,18 @@ def check_resumable(folder: str | os.PathLike, state: dict, requested: dict) -> 
 def _read_state(folder: Path) -> dict | None:
     if not (folder / STATE_FILE).is_file() or not (folder / MODEL_FILE).is_file():
         return None
-    return json.loads((folder / STATE_FILE).read_text())
+    try:
+        state = json.loads((folder / STATE_FILE).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        state, reason = None, str(err)
+    else:
+        reason = "it is not a JSON object"
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"{folder / STATE_FILE} is unreadable ({reason}), so the checkpoint in {folder} "
+            f"cannot be resumed. Delete {folder} to start afresh, or train into another folder."
+        )
+    return state
 
 
 def load_checkpoint(folder: str | os.PathLike) -> tuple[keras.Model, dict] | None:

@@ -22,7 +22,9 @@ from mnist_lessons.checks import ParameterError
 from mnist_lessons.data import prepare_data
 from mnist_lessons.models import REFERENCES, build_model, precision_of
 from mnist_lessons.train import (
+    MODEL_FILE,
     STATE_FILE,
+    CheckpointError,
     CheckpointMismatchError,
     TrainingResult,
     check_resumable,
@@ -359,3 +361,14 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path):
     assert (out / "three_conv_dense64.keras").is_file()
     model = keras.models.load_model(out / "three_conv_dense64.keras")
     assert model.count_params() == 93_322
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "\udcff"])
+def test_an_unreadable_checkpoint_state_is_a_clear_error(tmp_path, content):
+    (tmp_path / STATE_FILE).write_text(content, errors="surrogateescape")
+    (tmp_path / MODEL_FILE).write_bytes(b"")
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(tmp_path)
+    message = str(caught.value)
+    assert str(tmp_path / STATE_FILE) in message and "is unreadable" in message
+    assert f"Delete {tmp_path} to start afresh" in message
