@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +42,18 @@ print(json.dumps({
 """
 
 
-def run_python(code: str, *arguments: str, backend: str, timeout: float = 900):
-    """Runs ``code`` in a fresh interpreter with ``KERAS_BACKEND=backend``."""
-    env = {**os.environ, "KERAS_BACKEND": backend}
+def run_python(
+    arguments: list[str], *, backend: str, cwd: Path = ROOT, timeout: float = 900, **env: str
+):
+    """Runs this Python with ``arguments`` in a fresh process, ``KERAS_BACKEND=backend`` and
+    any other environment variables given."""
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *arguments],
+        [sys.executable, *arguments],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
-        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": backend, **env},
+        cwd=cwd,
         check=False,
     )
 
@@ -79,7 +80,7 @@ def recipe_runs():
     accuracy then says more about that than about the backend."""
     found = {}
     for backend in ("tensorflow", *OTHER_BACKENDS):
-        done = run_python(RECIPE_SCRIPT, json.dumps(SEEDS), backend=backend)
+        done = run_python(["-c", RECIPE_SCRIPT, json.dumps(SEEDS)], backend=backend)
         assert done.returncode == 0, done.stderr[-3000:]
         found[backend] = json.loads(done.stdout.strip().splitlines()[-1])
         assert found[backend]["backend"] == backend
@@ -107,16 +108,12 @@ def test_the_99_percent_recipe_reaches_the_same_accuracy_on(backend, recipe_runs
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_the_benchmark_runs_unchanged_on(backend, tmp_path):
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    command = [sys.executable, "-m", "mnist_lessons", "bench", "--arch", "three_conv_three_pool"]
-    done = subprocess.run(
-        [*command, "--epochs", "2", "--train-limit", "1000", "--json", "bench.json"],
-        capture_output=True,
-        text=True,
-        env=env,
+    command = ["-m", "mnist_lessons", "bench", "--arch", "three_conv_three_pool", "--epochs", "2"]
+    done = run_python(
+        [*command, "--train-limit", "1000", "--json", "bench.json"],
+        backend=backend,
         cwd=tmp_path,
         timeout=600,
-        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert not done.stderr.strip(), done.stderr[-3000:]
@@ -145,7 +142,7 @@ print(BACKEND, "fitted")
 @pytest.mark.slow
 @pytest.mark.parametrize("order", [("tensorflow", "torch"), ("torch", "tensorflow")])
 def test_tensorflow_and_torch_import_in_either_order(order):
-    done = run_python(IMPORT_ORDER, *order, backend="torch", timeout=300)
+    done = run_python(["-c", IMPORT_ORDER, *order], backend="torch", timeout=300)
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
     assert done.stdout.strip().endswith("torch fitted")
 
@@ -162,15 +159,12 @@ def test_a_backend_that_is_not_installed_is_one_clear_sentence(tmp_path):
         "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, Hide())\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(hide)}
-    done = subprocess.run(
-        [sys.executable, "-m", "mnist_lessons", "train", "--arch", "three_conv_dense64"],
-        capture_output=True,
-        text=True,
-        env=env,
+    done = run_python(
+        ["-m", "mnist_lessons", "train", "--arch", "three_conv_dense64"],
+        backend="jax",
         cwd=tmp_path,
         timeout=120,
-        check=False,
+        PYTHONPATH=str(hide),
     )
     assert done.returncode == 2
     assert done.stderr.strip() == (
