@@ -17,22 +17,13 @@ import numpy as np
 from .backend import BACKEND, keras, matmul_gflops
 from .checks import check_int
 from .data import PreparedData
-from .models import ARCHITECTURES, REFERENCES, build_model, default_precision
+from .models import ARCHITECTURES, REFERENCES, build_model, default_precision, layer_flops
 from .train import train
 
 
 def forward_flops(model: keras.Model) -> int:
     """Multiply-adds ×2 of one image's forward pass through the Conv2D and Dense layers."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            kh, kw = layer.kernel_size
-            _, h, w, c_out = layer.output.shape
-            c_in = layer.input.shape[-1]
-            total += 2 * kh * kw * c_in * c_out * h * w
-        elif isinstance(layer, keras.layers.Dense):
-            total += 2 * layer.input.shape[-1] * layer.units
-    return int(total)
+    return sum(layer_flops(model).values())
 
 
 def _bare_fit(name: str, data: PreparedData, epochs: int, batch_size: int) -> list[float]:

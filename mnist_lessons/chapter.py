@@ -1,4 +1,4 @@
-"""The checks every chapter runs first on its parameters cell."""
+"""What every chapter does around its lesson: check its parameters cell, glue its figures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from .data import NUM_CLASSES
 
 TRAIN_IMAGES = 60000
 
-__all__ = ["TRAIN_IMAGES", "ChapterParameters", "ParameterError", "check_parameters"]
+__all__ = [
+    "TRAIN_IMAGES",
+    "ChapterParameters",
+    "ParameterError",
+    "check_parameters",
+    "glue_figures",
+]
 
 
 @dataclass(frozen=True)
@@ -67,3 +73,11 @@ def check_parameters(
     return ChapterParameters(
         epochs, batch_size, train_limit, seed, validation_size, architecture, seeds
     )
+
+
+def glue_figures(**figures) -> None:
+    """Glues every ``name=value`` for the chapter's prose (`myst_nb.glue`, not displayed)."""
+    from myst_nb import glue
+
+    for name, value in figures.items():
+        glue(name, value, display=False)

@@ -268,6 +268,57 @@ REFERENCES: dict[str, Reference] = {
 BY_WRITE_UP = {ref.write_up: name for name, ref in REFERENCES.items()}
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One documented architecture with one thing changed: the chapters' ablations.
+
+    Attributes:
+        architecture: the name in `ARCHITECTURES` it changes.
+        change: what is different, as a phrase ("without its three dropout layers").
+        remove: names of the layers left out.
+        configure: ``{layer name: {config key: value}}`` for layers kept with a new setting.
+    """
+
+    architecture: str
+    change: str
+    remove: tuple[str, ...] = ()
+    configure: dict[str, dict] = field(default_factory=dict)
+
+    def build(self) -> keras.Sequential:
+        base = ARCHITECTURES[self.architecture]()
+        names = {layer.name for layer in base.layers}
+        unknown = (set(self.remove) | set(self.configure)) - names
+        if unknown:
+            raise ValueError(f"{self.architecture} has no layer {', '.join(sorted(unknown))}")
+        kept = []
+        for layer in base.layers:
+            if layer.name in self.remove:
+                continue
+            config = {**layer.get_config(), **self.configure.get(layer.name, {})}
+            kept.append(layer.__class__.from_config(config))
+        return keras.Sequential([keras.Input(INPUT_SHAPE, name="image"), *kept])
+
+
+VARIANTS: dict[str, Variant] = {
+    "two_conv_no_dropout": Variant(
+        "two_conv_dropout",
+        "without its three dropout layers",
+        remove=("dropout1", "dropout2", "dropout3"),
+    ),
+    "one_conv_linear_dense": Variant(
+        "one_conv_wide_dense",
+        "with linear 256-unit dense layers (no ReLU), which together act as one linear map",
+        configure={"dense1": {"activation": "linear"}, "dense2": {"activation": "linear"}},
+    ),
+    "three_conv_two_pool": Variant(
+        "three_conv_three_pool",
+        "without the third pooling layer, so the head sees a 3×3×64 map",
+        remove=("pool3",),
+    ),
+}
+"""The ablations the architecture chapters run, by name."""
+
+
 def check_architecture(name: str) -> str:
     """Returns ``name`` if it is registered, else raises a ValueError listing the names."""
     if not isinstance(name, str) or name not in ARCHITECTURES:
@@ -345,13 +396,17 @@ def precision_of(model: keras.Model) -> str:
 
 
 def build_model(name: str, precision: str | None = None) -> keras.Sequential:
-    """Builds the named architecture from `ARCHITECTURES` (uncompiled).
+    """Builds the named architecture from `ARCHITECTURES` or `VARIANTS` (uncompiled).
 
     Args:
-        name: a key of `ARCHITECTURES`.
+        name: a key of `ARCHITECTURES` or of `VARIANTS`.
         precision: one of `PRECISIONS`; `default_precision()` if None.
     """
-    model = ARCHITECTURES[check_architecture(name)]()
+    if name in VARIANTS:
+        model = VARIANTS[name].build()
+        model.name = name
+    else:
+        model = ARCHITECTURES[check_architecture(name)]()
     precision = default_precision() if precision is None else check_precision(precision)
     return model if precision == "float32" else with_precision(model, precision)
 
@@ -379,3 +434,16 @@ def layer_table(model: keras.Model) -> list[dict]:
         }
         for layer in model.layers
     ]
+
+
+def layer_flops(model: keras.Model) -> dict[str, int]:
+    """Multiply-adds ×2 of one image's forward pass, per Conv2D and Dense layer, by name."""
+    flops = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw = layer.kernel_size
+            _, h, w, c_out = layer.output.shape
+            flops[layer.name] = 2 * kh * kw * layer.input.shape[-1] * c_out * h * w
+        elif isinstance(layer, keras.layers.Dense):
+            flops[layer.name] = 2 * layer.input.shape[-1] * layer.units
+    return {name: int(value) for name, value in flops.items()}

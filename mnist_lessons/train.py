@@ -93,6 +93,14 @@ class TrainingResult:
     def total_seconds(self) -> float:
         return float(np.sum(self.epoch_seconds))
 
+    def first(self, epochs: int) -> TrainingResult:
+        """The first ``epochs`` epochs of this run: what a run stopped there would have
+        recorded (the model is this one, whatever weights it now holds)."""
+        if not 1 <= epochs <= self.epochs:
+            raise ValueError(f"epochs must be from 1 to {self.epochs}. Received: epochs={epochs}")
+        history = {key: values[:epochs] for key, values in self.history.items()}
+        return TrainingResult(self.model, history, self.epoch_seconds[:epochs], self.resumed_from)
+
     def table(self) -> str:
         """One line per epoch: seconds and every recorded metric."""
         keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in self.history]

@@ -24,14 +24,15 @@ from .backend import keras
 from .chapter import ChapterParameters, check_parameters
 from .data import PreparedData, prepare_data
 from .evaluate import (
+    AccuracyComparison,
     Evaluation,
-    accuracy_verdict,
     check_accuracy,
+    compare_accuracy,
     evaluate_model,
     load_results,
     save_results,
 )
-from .models import REFERENCES, Reference, build_model, precision_of
+from .models import REFERENCES, VARIANTS, Reference, build_model, precision_of
 from .sources import load_mnist
 from .tables import MarkdownTable, markdown_table
 from .train import TrainingResult, set_seed, train
@@ -84,6 +85,15 @@ class WriteupSettings:
     def documented(self) -> bool:
         """Whether these are the write-up's documented settings (any seed)."""
         return not self.differences()
+
+    def prepare_data(self) -> PreparedData:
+        """The arrays these settings train and test on, from the cached MNIST."""
+        return prepare_data(
+            load_mnist(),
+            validation_size=self.validation_size,
+            train_limit=self.train_limit,
+            seed=self.seed,
+        )
 
     def describe(self) -> str:
         reference = self.reference
@@ -196,9 +206,19 @@ class WriteupRun:
             "best_val_accuracy": max(history["val_accuracy"]),
         }
 
+    def comparison(self) -> AccuracyComparison:
+        """The test accuracy against the reported one, with the test set's standard error."""
+        return compare_accuracy(
+            self.evaluation.accuracy,
+            self.reference.reported_test_accuracy,
+            len(self.evaluation.labels),
+        )
+
     def verdict(self) -> tuple[str, float]:
-        """``(above / below / level with, points)`` against the reported test accuracy."""
-        return accuracy_verdict(self.evaluation.accuracy, self.reference.reported_test_accuracy)
+        """``(above / below / level with, points)`` against the reported test accuracy;
+        "level with" when the difference is inside the test set's standard error."""
+        comparison = self.comparison()
+        return comparison.verdict, comparison.points
 
     def reported_table(self) -> MarkdownTable:
         """The write-up's reported figures beside this run's measured ones."""
@@ -272,7 +292,7 @@ class WriteupRun:
         """Glues the figures every architecture chapter's prose cites (`myst_nb.glue`)."""
         from myst_nb import glue
 
-        verdict, points = self.verdict()
+        comparison = self.comparison()
         for name, value in {
             "reference": self.reference.write_up,
             "reconstructed": self.reference.reconstructed,
@@ -284,8 +304,12 @@ class WriteupRun:
             "test_accuracy": self.evaluation.accuracy,
             "test_loss": self.evaluation.loss,
             "test_errors": self.evaluation.error_count,
-            "accuracy_difference": points,
-            "accuracy_verdict": verdict,
+            "accuracy_difference": comparison.points,
+            "accuracy_verdict": comparison.verdict,
+            "accuracy_standard_error": comparison.standard_error * 100,
+            "verdict_sentence": comparison.sentence(
+                f"write-up {self.reference.write_up}'s reported {comparison.other:.4f}"
+            ),
         }.items():
             glue(name, value, display=False)
 
@@ -299,7 +323,7 @@ def evaluation_line(evaluation: Evaluation) -> str:
 
 
 def run_writeup(
-    architecture: str,
+    architecture: str | WriteupSettings,
     *,
     epochs=None,
     batch_size=None,
@@ -309,12 +333,14 @@ def run_writeup(
     results_dir: str | os.PathLike | None = None,
     data: PreparedData | None = None,
     precision: str | None = None,
+    callbacks: list | None = None,
     verbose: bool = True,
 ) -> WriteupRun:
     """Runs a write-up's recipe from start to finish, as chapter 000 does step by step.
 
     Args:
-        architecture: a name from `ARCHITECTURES`.
+        architecture: a name from `ARCHITECTURES`, or settings already resolved by
+            `writeup_settings` (then ``epochs`` … ``validation_size`` must be left out).
         epochs, batch_size: None for the write-up's documented values.
         train_limit: None for every training image; else a class-balanced subset.
         seed: seeds the split, the subset and the weights.
@@ -324,6 +350,7 @@ def run_writeup(
         data: already prepared arrays to reuse (they must match ``train_limit``, ``seed`` and
             ``validation_size``); prepared from the cached MNIST if None.
         precision: see `models.build_model`.
+        callbacks: extra Keras callbacks for the training (see `mnist_lessons.callbacks`).
         verbose: print what happens, step by step, as the chapters show it.
 
     Returns:
@@ -334,26 +361,30 @@ def run_writeup(
         AssertionError: if the model's parameter count differs from the write-up's, or a
             documented run lands more than `ACCURACY_MARGIN` below the reported accuracy.
     """
-    settings = writeup_settings(
-        architecture,
-        epochs=epochs,
-        batch_size=batch_size,
-        train_limit=train_limit,
-        seed=seed,
-        validation_size=validation_size,
-    )
+    if isinstance(architecture, WriteupSettings):
+        given = (epochs, batch_size, train_limit, seed, validation_size)
+        if given != (None, None, None, 0, DEFAULT_VALIDATION_SIZE):
+            raise ValueError(
+                "run_writeup takes either settings or epochs, batch_size, train_limit, seed and "
+                "validation_size, not both"
+            )
+        settings = architecture
+    else:
+        settings = writeup_settings(
+            architecture,
+            epochs=epochs,
+            batch_size=batch_size,
+            train_limit=train_limit,
+            seed=seed,
+            validation_size=validation_size,
+        )
     say = print if verbose else (lambda *_: None)
     say(settings.describe())
     set_seed(settings.seed)
     if data is None:
-        data = prepare_data(
-            load_mnist(),
-            validation_size=settings.validation_size,
-            train_limit=settings.train_limit,
-            seed=settings.seed,
-        )
+        data = settings.prepare_data()
     say(data.summary())
-    model = build_model(architecture, precision)
+    model = build_model(settings.architecture, precision)
     count = check_param_count(model, settings.reference)
     say(f"{count:,} parameters, as in reference write-up {settings.reference.write_up}")
     training = train(
@@ -362,6 +393,7 @@ def run_writeup(
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         optimizer=settings.reference.make_optimizer(),
+        callbacks=callbacks,
     )
     say(f"precision: {precision_of(model)}")
     say(training.table())
@@ -371,6 +403,78 @@ def run_writeup(
     for line in run.finish(results_dir):
         say(line)
     return run
+
+
+@dataclass
+class VariantRun:
+    """An ablation: a write-up's recipe trained again with one thing changed (`VARIANTS`).
+
+    Attributes:
+        name: the variant's name in `VARIANTS`.
+        model, training, evaluation: as in `WriteupRun`.
+    """
+
+    name: str
+    model: keras.Model
+    training: TrainingResult
+    evaluation: Evaluation
+
+    @property
+    def change(self) -> str:
+        return VARIANTS[self.name].change
+
+    def against(self, run: WriteupRun) -> AccuracyComparison:
+        """This variant's test accuracy against the documented recipe's, in the same terms."""
+        return compare_accuracy(
+            self.evaluation.accuracy, run.evaluation.accuracy, len(self.evaluation.labels)
+        )
+
+
+def run_variant(
+    name: str,
+    run: WriteupRun,
+    *,
+    callbacks: list | None = None,
+    precision: str | None = None,
+    verbose: bool = True,
+) -> VariantRun:
+    """Trains a variant of ``run``'s architecture exactly as ``run`` was trained: the same data,
+    seed, epochs, batch size, optimizer and precision. Nothing is saved.
+
+    Args:
+        name: a key of `VARIANTS` whose architecture is ``run``'s.
+        run: the documented recipe's `WriteupRun`.
+        callbacks: extra Keras callbacks for the training.
+        precision: see `models.build_model`; ``run``'s precision if None.
+        verbose: print the training table and the test result.
+
+    Raises:
+        ValueError: for an unknown variant or one of another architecture.
+    """
+    if name not in VARIANTS:
+        raise ValueError(f"Unknown variant {name!r}. Choose one of: {', '.join(VARIANTS)}")
+    if VARIANTS[name].architecture != run.settings.architecture:
+        raise ValueError(
+            f"{name} is a variant of {VARIANTS[name].architecture}, not of "
+            f"{run.settings.architecture}"
+        )
+    settings = run.settings
+    set_seed(settings.seed)
+    model = build_model(name, precision or precision_of(run.model))
+    training = train(
+        model,
+        run.data,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        optimizer=settings.reference.make_optimizer(),
+        callbacks=callbacks,
+    )
+    evaluation = evaluate_model(model, run.data.x_test, run.data.y_test)
+    if verbose:
+        print(f"{name}: {VARIANTS[name].change}; {model.count_params():,} parameters")
+        print(training.table())
+        print(evaluation_line(evaluation))
+    return VariantRun(name, model, training, evaluation)
 
 
 def show_test_results(run: WriteupRun) -> None:

@@ -88,3 +88,15 @@ def test_check_choice():
     assert check_choice("colour", "red", ["red", "blue"]) == "red"
     with pytest.raises(ParameterError, match="colour must be one of red, blue. Received: "):
         check_choice("colour", "green", ["red", "blue"])
+
+
+def test_glue_figures_glues_each_name_without_displaying_it(monkeypatch):
+    from mnist_lessons.chapter import glue_figures
+
+    calls = []
+    monkeypatch.setattr("myst_nb.glue", lambda *args, **kwargs: calls.append((args, kwargs)))
+    glue_figures(leak_gain=0.12, best_epoch=7)
+    assert calls == [
+        (("leak_gain", 0.12), {"display": False}),
+        (("best_epoch", 7), {"display": False}),
+    ]

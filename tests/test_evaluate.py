@@ -109,3 +109,47 @@ def test_results_round_trip(tmp_path):
     path = save_results(tmp_path / "r" / "a.json", test_accuracy=0.99, history={"loss": [1.0]})
     assert load_results(path) == {"history": {"loss": [1.0]}, "test_accuracy": 0.99}
     assert load_results(tmp_path / "missing.json") is None
+
+
+def test_standard_error_of_mnist_accuracy():
+    from mnist_lessons.evaluate import standard_error
+
+    assert standard_error(0.99, 10_000) == pytest.approx(0.000995, abs=1e-6)
+    assert standard_error(1.0, 10_000) == 0.0
+    with pytest.raises(ValueError, match="accuracy must be between 0 and 1"):
+        standard_error(99.0, 10_000)
+    with pytest.raises(ValueError, match="n must be a positive"):
+        standard_error(0.99, 0)
+
+
+def test_comparison_says_when_a_difference_is_inside_the_standard_error():
+    from mnist_lessons.evaluate import compare_accuracy
+
+    inside = compare_accuracy(0.9902, 0.9895, 10_000)
+    assert inside.verdict == "level with" and inside.inside
+    assert inside.sentence() == (
+        "level with the reported one: the difference, 0.07 points, is inside the test set's "
+        "standard error of 0.10 points"
+    )
+    below = compare_accuracy(0.9866, 0.9934, 10_000)
+    assert below.verdict == "below"
+    assert below.standard_errors == pytest.approx(0.0068 / 0.0011498, rel=1e-2)
+    assert below.sentence("write-up 001's") == (
+        "0.68 points below write-up 001's, 5.9 times the test set's standard error of 0.11 points"
+    )
+
+
+def test_evaluating_other_weights_gives_the_model_its_own_back():
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    )
+    x = np.random.default_rng(0).random((50, 28, 28, 1), dtype=np.float32)
+    y = np.arange(50) % 10
+    own = model.get_weights()
+    zeros = [np.zeros_like(w) for w in own]
+    uniform = evaluate_model(model, x, y, weights=zeros)
+    # All-zero weights give every digit 0.1: the loss is log 10 whatever the image.
+    assert uniform.loss == pytest.approx(np.log(10), rel=1e-5)
+    for kept, before in zip(model.get_weights(), own, strict=True):
+        np.testing.assert_array_equal(kept, before)
+    assert evaluate_model(model, x, y).loss != pytest.approx(np.log(10), rel=1e-5)

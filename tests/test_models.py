@@ -157,3 +157,41 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
     assert _cpu_flags(cpuinfo) == {"fpu", "sse2", "avx512f", "avx512_bf16"}
     assert _cpu_flags(tmp_path / "missing") == set()
+
+
+def test_variants_change_only_what_they_say():
+    from mnist_lessons.models import VARIANTS
+
+    def layers(model):
+        return [(layer.name, type(layer).__name__) for layer in model.layers]
+
+    for name, variant in VARIANTS.items():
+        model, base = build_model(name, "float32"), build_model(variant.architecture, "float32")
+        assert model.name == name
+        assert layers(model) == [entry for entry in layers(base) if entry[0] not in variant.remove]
+        for layer_name, config in variant.configure.items():
+            changed = model.get_layer(layer_name).get_config()
+            assert {k: changed[k] for k in config} == config
+    assert build_model("two_conv_no_dropout", "float32").count_params() == 150_858
+    assert build_model("one_conv_linear_dense", "float32").count_params() == 1_674_570
+    # Without pool3 the head reads 3×3×64 = 576 numbers: 576 × 64 + 64 weights in dense1.
+    assert build_model("three_conv_two_pool", "float32").count_params() == 81_066 - 4_160 + 36_928
+
+
+def test_a_variant_of_a_missing_layer_is_refused():
+    from mnist_lessons.models import Variant
+
+    with pytest.raises(ValueError, match="three_conv_dense64 has no layer pool9"):
+        Variant("three_conv_dense64", "broken", remove=("pool9",)).build()
+
+
+def test_layer_flops_count_multiply_adds_twice():
+    from mnist_lessons.models import layer_flops
+
+    flops = layer_flops(build_model("keras_classic_cnn", "float32"))
+    assert flops == {
+        "conv1": 2 * 26 * 26 * 32 * 3 * 3 * 1,
+        "conv2": 2 * 24 * 24 * 64 * 3 * 3 * 32,
+        "dense": 2 * 9216 * 128,
+        "digit": 2 * 128 * 10,
+    }

@@ -159,4 +159,4 @@ def test_a_bad_value_stops_in_the_cell_that_checks_it(tmp_path):
         i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])
     )
     assert failed == injected + 1
-    assert "run_writeup(" in cells[failed].source
+    assert "writeup_settings(" in cells[failed].source

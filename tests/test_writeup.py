@@ -181,3 +181,46 @@ def test_run_writeup_trains_evaluates_and_leaves_the_results_alone(mnist, tmp_pa
     assert 0.3 < run.evaluation.accuracy <= 1
     assert list(tmp_path.iterdir()) == []
     assert run.record()["documented"] is False
+
+
+def test_the_glued_verdict_carries_the_standard_error(monkeypatch):
+    glued = {}
+    monkeypatch.setattr(
+        "myst_nb.glue", lambda name, value, display=True: glued.update({name: value})
+    )
+    run = fake_run(accuracy=0.99)
+    run.glue()
+    # 0.99 on 100 fabricated test images: a standard error of 0.995 points.
+    assert glued["accuracy_standard_error"] == pytest.approx(0.995, abs=1e-3)
+    assert glued["accuracy_verdict"] == "level with"
+    assert glued["verdict_sentence"] == (
+        "level with write-up 000's reported 0.9895: the difference, 0.05 points, is inside the "
+        "test set's standard error of 0.99 points"
+    )
+
+
+def test_a_variant_must_belong_to_the_run_it_is_compared_with():
+    from mnist_lessons.writeup import run_variant
+
+    run = fake_run("three_conv_dense64")
+    with pytest.raises(ValueError, match="two_conv_no_dropout is a variant of two_conv_dropout"):
+        run_variant("two_conv_no_dropout", run)
+    with pytest.raises(ValueError, match="Unknown variant 'no_such'. Choose one of: two_conv_no"):
+        run_variant("no_such", run)
+
+
+def test_run_writeup_takes_resolved_settings_but_not_settings_twice():
+    from mnist_lessons.data import prepare_data
+
+    rng = np.random.default_rng(0)
+    arrays = (
+        (rng.integers(0, 256, (300, 28, 28), dtype=np.uint8), np.arange(300) % 10),
+        (rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), np.arange(20) % 10),
+    )
+    settings = writeup_settings("three_conv_three_pool", epochs=1, train_limit=200)
+    data = prepare_data(arrays, validation_size=50, train_limit=200)
+    with pytest.raises(ValueError, match="either settings or epochs, batch_size"):
+        run_writeup(settings, epochs=2, data=data)
+    run = run_writeup(settings, data=data, verbose=False)
+    assert run.settings is settings and run.training.epochs == 1
+    assert run.model.name == "three_conv_three_pool"
