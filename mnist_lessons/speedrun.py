@@ -2,21 +2,26 @@
 
 A recipe fixes the network, the batch size, the number of epochs, the learning-rate schedule, the
 augmentation and the label smoothing. `run_recipe` trains one recipe once, timing the whole of
-``model.fit`` (graph tracing included), and only then scores the test set.
+``model.fit`` (graph tracing included), and only then scores the test set. `ablation` trains a
+recipe with one ingredient changed at a time, over seeds, and tabulates what each change did;
+`layer_cost` counts what one layer hands on and computes, and `seconds_per_step` times a training
+step away from tracing and epoch starts.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .backend import keras
-from .checks import check_int
+from .checks import check_choice, check_int
 from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData
-from .evaluate import evaluate_model
+from .evaluate import compare_accuracy, evaluate_model
+from .tables import MarkdownTable, markdown_table
 from .train import DEFAULT_STEPS_PER_EXECUTION, set_seed
 
 layers = keras.layers
@@ -42,6 +47,11 @@ class Recipe:
         second_pool: pool after the second convolution (faster, fewer features for the head).
         batch_norm: batch-normalise each convolution's output; without it each convolution has a
             bias and the network must train at a lower learning rate, but each step is cheaper.
+        first_kernel: the first convolution's kernel size (5: a 5×5 window).
+        first_stride: the first convolution's stride, 1 or 2. The first pooling then pools
+            ``4 // first_stride`` pixels, so that the second convolution always sees a 7×7 map.
+        schedule: ``"one_cycle"`` (`OneCycle` up to ``peak_learning_rate``) or ``"constant"``
+            (Adam at ``peak_learning_rate`` throughout).
     """
 
     name: str
@@ -58,6 +68,9 @@ class Recipe:
     dropout: float = 0.0
     second_pool: bool = True
     batch_norm: bool = True
+    first_kernel: int = 5
+    first_stride: int = 2
+    schedule: str = "one_cycle"
 
     def changed(self, **changes) -> Recipe:
         """A copy of this recipe with the given fields changed, e.g. ``changed(epochs=1)``."""
@@ -105,19 +118,29 @@ def _conv_block(filters: int, size: int, strides: int, padding: str, index: int,
     return [conv, layers.BatchNormalization(name=f"bn{index}"), layers.ReLU(name=f"relu{index}")]
 
 
+FIRST_STRIDES = (1, 2)
+"""The first convolution's strides `build_fast_model` can build (see `Recipe.first_stride`)."""
+
+
 def build_fast_model(recipe: Recipe) -> keras.Sequential:
     """A 5×5 stride-2 convolution, a 3×3 convolution, each followed by a ReLU and pooled.
 
-    The stride-2 first layer does the work of a convolution and a pooling at a quarter of the
-    cost: on a CPU, the convolutions at full 28×28 resolution are where the other architectures
-    spend most of their time. With ``recipe.batch_norm`` each convolution is batch-normalised,
-    which lets the network train at a high learning rate from the first step.
+    The stride-2 first layer computes its 5×5 window at every second position only, so its output
+    map, 14×14, has a quarter of the values a stride-1 layer would produce; the window is wider
+    than the stride, so every input pixel still reaches the layer. `layer_cost` counts the
+    difference. With ``recipe.first_stride=1`` the first pooling is 4×4 instead of 2×2, so the
+    rest of the network is unchanged. With ``recipe.batch_norm`` each convolution is
+    batch-normalised, which lets the network train at a high learning rate from the first step.
     """
+    check_int("first_kernel", recipe.first_kernel, minimum=1)
+    check_int(
+        "first_stride", recipe.first_stride, minimum=min(FIRST_STRIDES), maximum=max(FIRST_STRIDES)
+    )
     first, second = recipe.widths
     model_layers = [
         keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image"),
-        *_conv_block(first, 5, 2, "same", 1, recipe.batch_norm),
-        layers.MaxPooling2D(2, name="pool1"),
+        *_conv_block(first, recipe.first_kernel, recipe.first_stride, "same", 1, recipe.batch_norm),
+        layers.MaxPooling2D(4 // recipe.first_stride, name="pool1"),
         *_conv_block(second, 3, 1, "valid", 2, recipe.batch_norm),
     ]
     if recipe.second_pool:
@@ -241,6 +264,10 @@ def random_affine(
     return keras.ops.convert_to_numpy(moved)
 
 
+SCHEDULES = ("one_cycle", "constant")
+"""The learning-rate schedules `run_recipe` knows (see `Recipe.schedule`)."""
+
+
 def time_verdict(seconds: float, target: float) -> str:
     """A phrase setting a median training time against its target, for the chapter's text."""
     if seconds <= target:
@@ -259,6 +286,75 @@ class SpeedrunResult:
     val_accuracy: float | None
 
 
+def _compiled_model(recipe: Recipe, images: int, seed: int) -> keras.Sequential:
+    """``recipe``'s network, seeded and compiled for ``recipe.epochs`` passes over ``images``."""
+    check_int("epochs", recipe.epochs, minimum=1)
+    check_int("batch_size", recipe.batch_size, minimum=1)
+    check_choice("schedule", recipe.schedule, SCHEDULES)
+    set_seed(seed)
+    model = build_fast_model(recipe)
+    steps = math.ceil(images / recipe.batch_size) * recipe.epochs
+    learning_rate = (
+        OneCycle(recipe.peak_learning_rate, steps, recipe.warmup_fraction)
+        if recipe.schedule == "one_cycle"
+        else recipe.peak_learning_rate
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
+        metrics=["accuracy"],
+        steps_per_execution=DEFAULT_STEPS_PER_EXECUTION,
+    )
+    return model
+
+
+class _StepClock(keras.callbacks.Callback):
+    """Records the step index and the time whenever Keras reports a finished batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.ticks: list[tuple[int, float]] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ticks.append((batch, time.perf_counter()))
+
+
+def seconds_per_step(recipe: Recipe, data: PreparedData, steps: int = 96, seed: int = 0) -> float:
+    """The wall time of one training step of ``recipe``, away from tracing and epoch starts.
+
+    Trains a fresh model for ``steps`` batches of ``recipe.batch_size`` images (the training
+    images repeated if there are fewer) in one call to ``fit``, and times the steps between the
+    first and the last batch that Keras reports: graph tracing, the first steps and the stalls at
+    the start of an epoch are left out, so two recipes' costs per step can be compared in seconds
+    rather than whole runs.
+
+    Args:
+        recipe: the recipe; its epochs do not matter.
+        data: prepared arrays with sparse labels.
+        steps: batches to train; Keras reports one every ``steps_per_execution`` batches, so this
+            must cover at least two reports.
+        seed: seeds the weights.
+
+    Returns:
+        Seconds per step, for a batch of ``recipe.batch_size`` images.
+    """
+    check_int("steps", steps, minimum=2 * DEFAULT_STEPS_PER_EXECUTION)
+    model = _compiled_model(recipe, steps * recipe.batch_size, seed)
+    chosen = np.arange(steps * recipe.batch_size) % len(data.x_train)
+    clock = _StepClock()
+    model.fit(
+        data.x_train[chosen],
+        np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train[chosen]],
+        batch_size=recipe.batch_size,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[clock],
+    )
+    (first_step, first_time), (last_step, last_time) = clock.ticks[0], clock.ticks[-1]
+    return (last_time - first_time) / (last_step - first_step)
+
+
 def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunResult:
     """Trains ``recipe`` once on ``data.x_train`` and scores it on the test set afterwards.
 
@@ -270,20 +366,9 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
     Returns:
         A `SpeedrunResult`; ``seconds`` is the wall time of ``model.fit`` alone.
     """
-    check_int("epochs", recipe.epochs, minimum=1)
-    check_int("batch_size", recipe.batch_size, minimum=1)
     if data.y_train.ndim != 1:
         raise ValueError("run_recipe needs sparse labels: prepare_data(..., one_hot=False)")
-    set_seed(seed)
-    model = build_fast_model(recipe)
-    steps = math.ceil(len(data.x_train) / recipe.batch_size) * recipe.epochs
-    schedule = OneCycle(recipe.peak_learning_rate, steps, recipe.warmup_fraction)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
-        metrics=["accuracy"],
-        steps_per_execution=DEFAULT_STEPS_PER_EXECUTION,
-    )
+    model = _compiled_model(recipe, len(data.x_train), seed)
     y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
     start = time.perf_counter()
     affine = bool(recipe.rotation or recipe.zoom)
@@ -330,3 +415,217 @@ RECIPE_995 = Recipe(
     second_pool=False,
     batch_norm=False,
 )
+
+
+def without_each_ingredient(recipe: Recipe, skip: Collection[str] = ()) -> dict[str, Recipe]:
+    """The 99 % recipe with each of its ingredients removed in turn, by what was removed.
+
+    Each copy is named after its change (``no_batch_norm``, ``constant_rate``, ``first_3x3``)
+    and keeps every other setting of ``recipe``, including any epochs or batch size changed for a
+    short run. Removing the one-cycle schedule means Adam at its default constant rate, 0.001.
+    The copies whose names are in ``skip`` are left out.
+    """
+    changes = {
+        "batch normalisation (same peak rate)": recipe.changed(
+            name="no_batch_norm", batch_norm=False
+        ),
+        "one-cycle schedule (constant 0.001)": recipe.changed(
+            name="constant_rate", schedule="constant", peak_learning_rate=0.001
+        ),
+        "5×5 stride-2 first layer (3×3 stride 1)": recipe.changed(
+            name="first_3x3", first_kernel=3, first_stride=1
+        ),
+    }
+    return {label: changed for label, changed in changes.items() if changed.name not in skip}
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    """One recipe of an ablation and its runs, one per seed.
+
+    Attributes:
+        label: what was removed ("the full recipe" for the recipe itself).
+        recipe: the recipe that ran.
+        runs: one `SpeedrunResult` per seed.
+    """
+
+    label: str
+    recipe: Recipe
+    runs: tuple[SpeedrunResult, ...]
+
+    @property
+    def accuracies(self) -> np.ndarray:
+        return np.array([r.test_accuracy for r in self.runs])
+
+    @property
+    def mean_accuracy(self) -> float:
+        return float(self.accuracies.mean())
+
+    @property
+    def accuracy_std(self) -> float:
+        """The standard deviation over seeds (0 for a single seed), as a fraction."""
+        return float(self.accuracies.std(ddof=1)) if len(self.runs) > 1 else 0.0
+
+    @property
+    def lowest_accuracy(self) -> float:
+        return float(self.accuracies.min())
+
+    @property
+    def median_seconds(self) -> float:
+        return float(np.median([r.seconds for r in self.runs]))
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """A recipe beside copies of it with one thing changed, each over the same seeds.
+
+    Attributes:
+        rows: the full recipe first, then one row per change.
+        test_images: how many test images each accuracy was measured on (for its standard error).
+    """
+
+    rows: tuple[AblationRow, ...]
+    test_images: int
+
+    def difference(self, row: AblationRow):
+        """``row``'s mean accuracy against the full recipe's, as an `AccuracyComparison`."""
+        return compare_accuracy(row.mean_accuracy, self.rows[0].mean_accuracy, self.test_images)
+
+    def table(self) -> MarkdownTable:
+        """The rows as a Markdown table: accuracy mean ± s.d., lowest seed, median seconds,
+        and the difference from the full recipe in points and in test-set standard errors."""
+        lines = []
+        for row in self.rows:
+            if row is self.rows[0]:
+                against = ""
+            else:
+                comparison = self.difference(row)
+                signed = (row.mean_accuracy - self.rows[0].mean_accuracy) * 100
+                against = f"{signed:+.2f} ({comparison.standard_errors:.1f} s.e.): "
+                against += comparison.verdict
+            lines.append(
+                [
+                    row.label,
+                    len(row.runs),
+                    f"{row.mean_accuracy:.4f} ± {row.accuracy_std:.4f}",
+                    f"{row.lowest_accuracy:.4f}",
+                    f"{row.median_seconds:.1f}",
+                    against,
+                ]
+            )
+        return markdown_table(
+            [
+                "removed (replaced by)",
+                "seeds",
+                "test accuracy, mean ± s.d.",
+                "lowest seed",
+                "median seconds",
+                "difference, points (test-set s.e.)",
+            ],
+            lines,
+            align="lrrrrl",
+        )
+
+
+def ablation(
+    recipe: Recipe,
+    changes: Mapping[str, Recipe],
+    seeds: Sequence[int],
+    data: PreparedData,
+    baseline: Sequence[SpeedrunResult] | None = None,
+) -> Ablation:
+    """Trains each changed recipe once per seed, interleaved, and sets it beside ``recipe``.
+
+    The runs alternate between the changes seed by seed, so that a slow spell of a shared
+    machine falls on all of them rather than on one.
+
+    Args:
+        recipe: the full recipe.
+        changes: what was removed (a label for the table) → the recipe without it.
+        seeds: the seeds each changed recipe runs with.
+        data: prepared arrays with sparse labels, as for `run_recipe`.
+        baseline: runs of ``recipe`` already made (reused, not retrained); if None, ``recipe``
+            runs with ``seeds`` too.
+
+    Returns:
+        An `Ablation`: the full recipe's row first, then one row per change in the given order.
+    """
+    seeds = [check_int("seed", s, minimum=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: an ablation needs at least one seed per change.")
+    if baseline is None:
+        baseline = [run_recipe(recipe, data, seed=s) for s in seeds]
+    runs = {label: [] for label in changes}
+    for seed in seeds:
+        for label, changed in changes.items():
+            runs[label].append(run_recipe(changed, data, seed=seed))
+    rows = [AblationRow("nothing: the full recipe", recipe, tuple(baseline))]
+    rows += [AblationRow(label, changes[label], tuple(runs[label])) for label in changes]
+    return Ablation(tuple(rows), len(data.y_test))
+
+
+def seeds_reaching(accuracies: Sequence[float], target: float, test_images: int) -> int:
+    """How many of the runs' test accuracies reach ``target`` (0–1), e.g. 0.995.
+
+    Accuracies are counts of correct images out of ``test_images``, so they are compared as whole
+    images: 9,950 of 10,000 reaches 0.995 whatever the rounding of the float.
+    """
+    accuracies = np.asarray(accuracies, dtype=float)
+    if accuracies.size == 0:
+        raise ValueError("accuracies is empty: there are no runs to judge.")
+    return int((np.round(accuracies * test_images) >= round(target * test_images)).sum())
+
+
+def target_verdict(accuracies: Sequence[float], target: float, test_images: int) -> str:
+    """How runs over several seeds stand against an accuracy target, counting the seeds.
+
+    A mean above the target with most seeds below it is not a target met: the sentence says how
+    many seeds reach the target, the lowest seed's accuracy, and the mean against the target with
+    the test set's standard error (`compare_accuracy`).
+    """
+    accuracies = np.asarray(accuracies, dtype=float)
+    meeting = seeds_reaching(accuracies, target, test_images)
+    name = f"{target * 100:g} %"
+    count = (
+        f"all {accuracies.size} seeds reach {name}"
+        if meeting == accuracies.size
+        else f"{meeting} of {accuracies.size} seeds {'reaches' if meeting == 1 else 'reach'} {name}"
+    )
+    mean = compare_accuracy(float(accuracies.mean()), target, test_images)
+    return (
+        f"{count} (the lowest, {accuracies.min():.4f}); the mean, {accuracies.mean():.4f}, is "
+        f"{mean.sentence(name)}"
+    )
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """What one convolution of a built model keeps and costs, per image.
+
+    Attributes:
+        output_shape: the layer's output (height, width, channels).
+        parameters: its weights (kernel, and bias if it has one).
+        flops: its forward pass, two operations per multiply-add.
+    """
+
+    output_shape: tuple[int, int, int]
+    parameters: int
+    flops: int
+
+    @property
+    def values(self) -> int:
+        """How many numbers the layer hands on per image, for every layer after it to process."""
+        return math.prod(self.output_shape)
+
+
+def layer_cost(model: keras.Model, name: str = "conv1") -> LayerCost:
+    """Counts a Conv2D layer's output shape, parameters and forward operations per image."""
+    layer = model.get_layer(name)
+    if not isinstance(layer, layers.Conv2D):
+        raise ValueError(f"layer {name!r} is a {layer.__class__.__name__}, not a Conv2D")
+    kernel_height, kernel_width = layer.kernel_size
+    _, height, width, channels = layer.output.shape
+    multiply_adds = kernel_height * kernel_width * layer.input.shape[-1] * channels
+    return LayerCost(
+        (height, width, channels), layer.count_params(), 2 * multiply_adds * height * width
+    )

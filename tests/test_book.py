@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +136,45 @@ def test_page_loads_with_images_no_console_errors_and_its_own_colab_link(browser
     )
     assert links, "no Colab launch link"
     assert all(link.endswith(f"/blob/main/book/{notebook.name}") for link in links), links
+
+
+GLUE_REFERENCE = re.compile(r"\{glue(?::(?:text|any|figure|math))?\}`([A-Za-z0-9_]+)")
+MEASURED_ANSWERS = {
+    "000-three-conv-dense64": ["long_run_epochs", "best_epoch"],
+    "001-two-conv-dropout": ["no_dropout_test_accuracy"],
+    "002-one-conv-wide-dense": ["linear_test_accuracy"],
+    "003-keras-classic-cnn": ["leak_gain"],
+    "004-three-conv-three-pool": ["no_pool3_test_accuracy"],
+    "comparison": ["comparison_seeds"],
+    "fast-training": ["speedrun995_min_accuracy"],
+}
+
+
+def glued_names(path: Path) -> set[str]:
+    notebook = nbformat.read(path, as_version=4)
+    return {
+        output.metadata["scrapbook"]["name"]
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "scrapbook" in output.get("metadata", {})
+    }
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_the_prose_cites_is_glued_by_the_committed_run(path):
+    notebook = nbformat.read(path, as_version=4)
+    cited = {
+        name
+        for cell in notebook.cells
+        if cell.cell_type == "markdown"
+        for name in GLUE_REFERENCE.findall(cell.source)
+    }
+    assert cited, f"{path.stem} cites no measured figure"
+    assert cited <= glued_names(path), sorted(cited - glued_names(path))
+
+
+@pytest.mark.parametrize("stem", MEASURED_ANSWERS)
+def test_each_chapter_glues_the_answer_to_its_question(stem):
+    glued = glued_names(ROOT / "book" / f"{stem}.ipynb")
+    assert set(MEASURED_ANSWERS[stem]) <= glued

@@ -123,3 +123,87 @@ def test_no_helper_calls_show(monkeypatch):
     plots.sample_grid(IMAGES[:2], LABELS[:2])
     plots.label_distribution(LABELS)
     plots.per_class_accuracy(np.ones(10))
+
+
+def test_augmentation_grid_puts_each_version_under_its_original():
+    versions = [IMAGES[:4] * 0.5, IMAGES[:4] * 0.25]
+    fig = plots.augmentation_grid(IMAGES[:4], versions, LABELS[:4], title="Augmented")
+    assert len(fig.axes) == 3 * 4
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["0", "1", "2", "3"]
+    assert [fig.axes[i].get_ylabel() for i in (0, 4, 8)] == ["original", "draw 1", "draw 2"]
+    np.testing.assert_allclose(fig.axes[5].images[0].get_array(), IMAGES[1, ..., 0] * 0.5)
+    assert fig._suptitle.get_text() == "Augmented"
+
+
+def test_augmentation_grid_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match="originals is empty"):
+        plots.augmentation_grid(IMAGES[:0], [IMAGES[:0]], [])
+    with pytest.raises(ValueError, match="versions is empty"):
+        plots.augmentation_grid(IMAGES[:2], [], LABELS[:2])
+    with pytest.raises(ValueError, match="originals' shape"):
+        plots.augmentation_grid(IMAGES[:2], [IMAGES[:3]], LABELS[:2])
+    with pytest.raises(ValueError, match="row_titles must have 2 entries"):
+        plots.augmentation_grid(IMAGES[:2], [IMAGES[:2]], LABELS[:2], row_titles=["a"])
+
+
+def test_training_curves_mark_epochs_and_draw_extra_curves():
+    history = {"loss": [0.5, 0.3, 0.2], "accuracy": [0.8, 0.9, 0.95]}
+    extra = {"re-scored": {"loss": [0.4, 0.25, 0.15], "accuracy": [0.85, 0.92, 0.96]}}
+    loss_ax, acc_ax = plots.training_curves(history, marks={"best": 2}, extra=extra)
+    labels = [line.get_label() for line in acc_ax.lines]
+    assert labels == ["training", "re-scored", "best (2)"]
+    np.testing.assert_array_equal(acc_ax.lines[1].get_ydata(), [0.85, 0.92, 0.96])
+    np.testing.assert_array_equal(loss_ax.lines[2].get_xdata(), [2, 2])
+
+
+def test_per_epoch_draws_each_curve_against_the_epoch():
+    ax = plots.per_epoch(
+        {"test": [0.9, 0.95], "validation": [0.91, 0.94]}, ylabel="accuracy", mark=("picked", 2)
+    )
+    assert [line.get_label() for line in ax.lines] == ["test", "validation", "picked (2)"]
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2])
+    assert ax.get_ylabel() == "accuracy" and ax.get_xlabel() == "epoch"
+
+
+def test_accuracy_error_bars_draws_each_point_with_its_bars_and_label():
+    _, ax = plt.subplots()
+    returned = plots.accuracy_error_bars(
+        [1e4, 1e5, 1e6],
+        [0.97, 0.98, 0.99],
+        [0.001, 0.002, 0.003],
+        ["000", "001", "002"],
+        ax=ax,
+        x_error=[10, 20, 30],
+        xlabel="parameters",
+    )
+    assert returned is ax
+    (container,) = ax.containers
+    line, _, (x_bars, y_bars) = container.lines
+    np.testing.assert_allclose(line.get_ydata(), [0.97, 0.98, 0.99])
+    # The vertical bar of the second point runs from 0.978 to 0.982.
+    np.testing.assert_allclose(y_bars.get_segments()[1][:, 1], [0.978, 0.982])
+    np.testing.assert_allclose(x_bars.get_segments()[2][:, 0], [1e6 - 30, 1e6 + 30])
+    assert [t.get_text() for t in ax.texts] == ["000", "001", "002"]
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "test accuracy"
+
+
+def test_accuracy_error_bars_rejects_lengths_that_differ():
+    with pytest.raises(ValueError, match="one entry per point"):
+        plots.accuracy_error_bars([1, 2], [0.9, 0.8], [0.01], ["a", "b"])
+
+
+def test_accuracy_against_cost_puts_parameters_left_and_seconds_right():
+    axes = plots.accuracy_against_cost(
+        ["000", "001"],
+        [93_322, 150_858],
+        [3.0, 4.5],
+        [0.97, 0.975],
+        [0.002, 0.001],
+        seconds_error=[0.1, 0.2],
+        title="Equal budget",
+    )
+    assert len(axes) == 2
+    np.testing.assert_allclose(axes[0].containers[0].lines[0].get_xdata(), [93_322, 150_858])
+    np.testing.assert_allclose(axes[1].containers[0].lines[0].get_xdata(), [3.0, 4.5])
+    assert axes[1].containers[0].has_xerr and not axes[0].containers[0].has_xerr
+    assert axes[0].figure._suptitle.get_text() == "Equal budget"
