@@ -39,8 +39,14 @@ from .train import TrainingResult, set_seed, train
 
 RESULTS_ENV = "MNIST_LESSONS_RESULTS_DIR"
 DEFAULT_VALIDATION_SIZE = 5000
-ACCURACY_MARGIN = 0.003
-"""How far below the reported test accuracy a documented run may land before it fails."""
+ACCURACY_MARGIN = 0.01
+"""How far below the reported test accuracy a documented run may land before it fails.
+
+A guard against a broken run (wrong preprocessing, a wrong layer), which costs far more than a
+point; not a claim that the recipe matches the write-up, which the glued verdict states against
+the test set's standard error. The same recipe and seed land apart by more than its standard
+error on different processors: write-up 004's network scored 0.9817 on one machine and 0.9788
+on another, with the same code and library versions."""
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,15 @@ def test_first_epochs_of_a_run(data):
     assert first.total_seconds == pytest.approx(sum(result.epoch_seconds[:2]))
     with pytest.raises(ValueError, match="epochs must be from 1 to 3. Received: epochs=4"):
         result.first(4)
+
+
+def test_a_longer_run_begins_as_the_shorter_run(data):
+    """Chapter 000 reads its documented run off the first epochs of a longer one."""
+    set_seed(0)
+    short = train(tiny_model(), data, epochs=2, batch_size=32)
+    set_seed(0)
+    snapshots = WeightSnapshots(epochs=[2], patience=3, min_epochs=2)
+    longer = train(tiny_model(), data, epochs=5, batch_size=32, callbacks=[snapshots])
+    assert longer.first(2).history == short.history
+    for kept, final in zip(snapshots.at[2], short.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, final)
