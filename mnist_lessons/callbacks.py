@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .backend import keras
+from .evaluate import evaluate_model
 
 
 class EpochEvaluation(keras.callbacks.Callback):
@@ -49,19 +50,12 @@ class EpochEvaluation(keras.callbacks.Callback):
         self.history: dict[str, list[float]] = {"loss": [], "accuracy": [], "error_confidence": []}
 
     def on_epoch_end(self, epoch, logs=None):
-        probabilities = np.asarray(
-            self.model.predict(self.x, batch_size=self.batch_size, verbose=0), np.float64
-        )
-        rows = np.arange(len(self.labels))
-        predictions = probabilities.argmax(axis=1)
-        wrong = predictions != self.labels
-        picked = np.clip(probabilities[rows, self.labels], 1e-7, 1.0)
-        self.history["loss"].append(float(-np.log(picked).mean()))
-        self.history["accuracy"].append(float((~wrong).mean()))
+        evaluation = evaluate_model(self.model, self.x, self.labels, self.batch_size)
+        wrong = evaluation.predictions != evaluation.labels
+        self.history["loss"].append(evaluation.loss)
+        self.history["accuracy"].append(evaluation.accuracy)
         self.history["error_confidence"].append(
-            float(probabilities[rows[wrong], predictions[wrong]].mean())
-            if wrong.any()
-            else math.nan
+            float(evaluation.confidence()[wrong].mean()) if wrong.any() else math.nan
         )
 
 

@@ -21,6 +21,7 @@ from .backend import keras
 from .checks import check_choice, check_int
 from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData
 from .evaluate import compare_accuracy, evaluate_model
+from .models import layer_flops
 from .tables import MarkdownTable, markdown_table
 from .train import DEFAULT_STEPS_PER_EXECUTION, set_seed
 
@@ -623,9 +624,5 @@ def layer_cost(model: keras.Model, name: str = "conv1") -> LayerCost:
     layer = model.get_layer(name)
     if not isinstance(layer, layers.Conv2D):
         raise ValueError(f"layer {name!r} is a {layer.__class__.__name__}, not a Conv2D")
-    kernel_height, kernel_width = layer.kernel_size
     _, height, width, channels = layer.output.shape
-    multiply_adds = kernel_height * kernel_width * layer.input.shape[-1] * channels
-    return LayerCost(
-        (height, width, channels), layer.count_params(), 2 * multiply_adds * height * width
-    )
+    return LayerCost((height, width, channels), layer.count_params(), layer_flops(model)[name])
