@@ -11,7 +11,7 @@ OUT ?=
 COLAB_VENV ?= .venv-colab
 COLAB_PYTHON ?= $(COLAB_VENV)/bin/python
 
-.PHONY: install backends browser data execute html book test colab lint format clean
+.PHONY: install backends browser ort data execute html book test colab lint format clean
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -34,7 +34,7 @@ execute: data
 	$(PYTHON) tools/execute.py $(if $(OUT),--out $(OUT)) -- $(PARAMS)
 
 # Builds the HTML from the committed, executed notebooks; any warning is an error.
-html: install
+html: install ort
 	$(PYTHON) tools/check_notebooks.py book
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
@@ -43,7 +43,7 @@ book: execute html
 # The test suite: unit tests of the library, the command line, every chapter under papermill
 # with small parameters (on TensorFlow, JAX and PyTorch), nbval over the committed chapters, the
 # strict HTML build and the browser. This is what CI runs (.ci/run).
-test: install backends browser
+test: install backends browser ort
 	@$(MAKE) --no-print-directory colab
 	$(PYTHON) -m pytest
 
@@ -71,6 +71,11 @@ $(COLAB_VENV)/.installed: requirements-colab.txt pyproject.toml
 	$(COLAB_PYTHON) -m ipykernel install --sys-prefix --name mnist-colab \
 		--display-name "Python 3 (Colab versions)" >/dev/null
 	touch $@
+
+# ONNX Runtime Web for the "Draw a digit" page, from the pinned npm package (sha512-checked),
+# into _build/onnxruntime-web, which the HTML build copies into its static files.
+ort: install
+	$(PYTHON) tools/fetch_onnxruntime.py
 
 # Headless Chromium for the browser test of the built book (Debian's packages).
 browser:

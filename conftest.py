@@ -36,3 +36,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid.startswith("book/"):
             item.add_marker(pytest.mark.slow)
+
+
+_CHAPTER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Adds up the time nbval spends re-executing each committed chapter, cell by cell."""
+    if report.nodeid.startswith("book/"):
+        chapter = report.nodeid.split("::")[0]
+        _CHAPTER_SECONDS[chapter] = _CHAPTER_SECONDS.get(chapter, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints how long the whole book took to re-execute at its documented settings."""
+    if not _CHAPTER_SECONDS:
+        return
+    terminalreporter.section("the book re-executed by nbval (documented settings)")
+    for chapter, seconds in _CHAPTER_SECONDS.items():
+        terminalreporter.write_line(f"{chapter:<40} {seconds:7.0f} s")
+    total = sum(_CHAPTER_SECONDS.values())
+    terminalreporter.write_line(f"{'whole book':<40} {total:7.0f} s ({total / 60:.1f} min)")

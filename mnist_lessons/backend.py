@@ -181,3 +181,42 @@ def environment_line() -> str:
         f"Keras {keras.__version__} on {BACKEND} {module.__version__} ({device}), "
         f"NumPy {np.__version__}, Python {sys.version.split()[0]}"
     )
+
+
+def input_gradient(function, x):
+    """The gradient of a scalar function of a batch with respect to the batch, on any backend.
+
+    Keras 3 has no backend-neutral gradient; this is the one place that takes one
+    (`mnist_lessons.activations.saliency` uses it).
+
+    Args:
+        function: maps a backend tensor shaped like ``x`` to a scalar tensor (for a batch of
+            independent images, the sum of their scores).
+        x: float32 array, the point at which to take the gradient.
+
+    Returns:
+        float32 array shaped like ``x``.
+    """
+    import numpy as np
+
+    backend = keras.backend.backend()
+    x = np.asarray(x, dtype=np.float32)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        point = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            value = function(point)
+        gradient = tape.gradient(value, point)
+    elif backend == "jax":
+        import jax
+
+        gradient = jax.grad(function)(jax.numpy.asarray(x))
+    elif backend == "torch":
+        point = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
+        function(point).backward()
+        gradient = point.grad.detach().cpu()
+    else:
+        raise NotImplementedError(f"No input gradient for the {backend} backend.")
+    return np.asarray(gradient, dtype=np.float32)

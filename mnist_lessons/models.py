@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .backend import BFLOAT16_MEASURED, gpu_available, keras
+from .checks import check_int
 from .data import IMAGE_SIZE
 from .tables import MarkdownTable, markdown_table
 
@@ -317,6 +318,28 @@ VARIANTS: dict[str, Variant] = {
     ),
 }
 """The ablations the architecture chapters run, by name."""
+
+
+def dense_baseline(hidden: int = 117) -> keras.Sequential:
+    """A network with no convolution: the 784 pixels, one ReLU dense layer, a softmax.
+
+    The convolution chapter's baseline. With the default 117 hidden units it holds 93,025
+    parameters, within 0.5 % of write-up 000's CNN (93,322), so the two differ in how they use
+    their weights rather than in how many they have.
+
+    Args:
+        hidden: units in the hidden layer, at least 1.
+    """
+    hidden = check_int("hidden", hidden, minimum=1)
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE, name="image"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(hidden, activation="relu", name="dense"),
+            layers.Dense(10, activation="softmax", name="digit"),
+        ],
+        name="dense_baseline",
+    )
 
 
 def check_architecture(name: str) -> str:

@@ -1,6 +1,7 @@
 """Plots for the book. Each helper takes ``ax=None``, draws, and returns what it drew on.
 
 None of them calls ``plt.show()``: a notebook shows the figure itself, a script saves it.
+Every digit is drawn in `DIGIT_CMAP`: dark ink on a white page, the same in every chapter.
 """
 
 from __future__ import annotations
@@ -13,6 +14,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .data import NUM_CLASSES
+
+DIGIT_CMAP = "gray_r"
+"""The colormap of every digit the book draws: 0 white, 1 black (dark ink on white paper)."""
+
+WEIGHT_CMAP = "RdBu_r"
+"""Filter weights: a diverging map, centred on 0 (red positive, blue negative, white zero)."""
+
+ACTIVATION_CMAP = "viridis"
+"""Feature maps: a perceptually uniform map; after a ReLU, dark purple is exactly 0."""
+
+SALIENCY_CMAP = "inferno"
+"""Saliency maps: black where a pixel does not matter, bright where it matters most."""
 
 
 def _axes(ax: Axes | None, figsize=(5, 4)) -> Axes:
@@ -60,7 +73,7 @@ def sample_grid(
         ax.set_axis_off()
         if i >= n:
             continue
-        ax.imshow(_image(images[i]), cmap="gray_r")
+        ax.imshow(_image(images[i]), cmap=DIGIT_CMAP)
         if predictions is None:
             ax.set_title(str(int(labels[i])), fontsize=10)
         else:
@@ -180,35 +193,52 @@ def confusion_heatmap(
     *,
     title: str = "Confusion matrix",
     normalize: bool = False,
+    mask_diagonal: bool = False,
 ) -> Axes:
-    """Heatmap of a 10×10 confusion matrix (rows: true digit, columns: predicted), with counts."""
+    """Heatmap of a 10×10 confusion matrix (rows: true digit, columns: predicted), with counts.
+
+    Args:
+        confusion: int array (10, 10), e.g. `evaluate.Evaluation.confusion`.
+        ax: the Axes to draw on; a new one if None.
+        title: the Axes' title.
+        normalize: show each row as fractions of its true digit's images.
+        mask_diagonal: leave the diagonal (the right answers) grey and out of the colour
+            scale, so that the mistakes get the whole scale; its numbers are still written, in
+            grey. A good model's diagonal is 0.97–1.00 of each row, which otherwise leaves
+            every mistake the colour of 0.
+
+    Returns:
+        The Axes; ``ax.texts`` holds the 100 numbers, row by row.
+    """
     confusion = np.asarray(confusion)
     if confusion.shape != (NUM_CLASSES, NUM_CLASSES):
         raise ValueError(f"confusion must have shape (10, 10). Received: {confusion.shape}")
     ax = _axes(ax, figsize=(5.5, 4.8))
     shown = confusion / confusion.sum(axis=1, keepdims=True).clip(min=1) if normalize else confusion
+    diagonal = np.eye(NUM_CLASSES, dtype=bool)
     # A log-like scale keeps the few mistakes visible beside the large diagonal.
-    image = ax.imshow(np.sqrt(shown), cmap="Blues")
-    threshold = np.sqrt(shown).max() / 2
+    scaled = np.ma.masked_array(np.sqrt(shown), mask=diagonal if mask_diagonal else None)
+    cmap = plt.get_cmap("Blues").with_extremes(bad="0.85")
+    image = ax.imshow(scaled, cmap=cmap)
+    threshold = scaled.max() / 2
     for i in range(NUM_CLASSES):
         for j in range(NUM_CLASSES):
             value = shown[i, j]
             text = f"{value:.2f}" if normalize else str(int(value))
-            ax.text(
-                j,
-                i,
-                text,
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if np.sqrt(value) > threshold else "black",
-            )
+            if mask_diagonal and i == j:
+                color = "0.35"
+            else:
+                color = "white" if np.sqrt(value) > threshold else "black"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=color)
     ax.set_xticks(range(NUM_CLASSES))
     ax.set_yticks(range(NUM_CLASSES))
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
     ax.set_title(title)
-    ax.figure.colorbar(image, ax=ax, label="√count" if not normalize else "√fraction")
+    label = "√fraction" if normalize else "√count"
+    if mask_diagonal:
+        label += " (mistakes only)"
+    ax.figure.colorbar(image, ax=ax, label=label)
     return ax
 
 
@@ -317,7 +347,7 @@ def augmentation_grid(
     for r, images in enumerate(rows):
         for c in range(n):
             ax = axes[r, c]
-            ax.imshow(_image(images[c]), cmap="gray_r")
+            ax.imshow(_image(images[c]), cmap=DIGIT_CMAP)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -428,3 +458,465 @@ def accuracy_against_cost(
     axes[0].set_title("Test accuracy against parameters")
     axes[1].set_title("Test accuracy against training time")
     return axes
+
+
+# --- Inside the network (`mnist_lessons.activations`) and calibration ------------------------
+
+
+def _figure(fig: Figure | None, size: tuple[float, float]) -> Figure:
+    return fig if fig is not None else plt.figure(figsize=size, layout="constrained")
+
+
+def _bare(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def filter_grid(
+    filters: np.ndarray,
+    fig: Figure | None = None,
+    *,
+    input_channel: int = 0,
+    columns: int = 8,
+    title: str = "First-layer filters",
+) -> Figure:
+    """Each filter of a convolution as a small image, on one colour scale centred on 0.
+
+    Args:
+        filters: array (k, k, c_in, c_out), e.g. `activations.first_layer_filters(model)`,
+            or (k, k, c_out).
+        fig: draw into this figure instead of a new one.
+        input_channel: which input channel's weights to show when c_in > 1.
+        columns: filters per row.
+        title: the figure's title.
+
+    Returns:
+        The Figure: one Axes per filter (titled by its channel), then the colour bar's.
+    """
+    w = np.asarray(filters, dtype=float)
+    if w.ndim == 3:
+        w = w[:, :, np.newaxis, :]
+    if w.ndim != 4 or w.shape[-1] == 0:
+        raise ValueError(f"filters must have shape (k, k, c_in, c_out). Received: {w.shape}")
+    if not 0 <= input_channel < w.shape[2]:
+        raise ValueError(
+            f"input_channel must be from 0 to {w.shape[2] - 1}. Received: {input_channel}"
+        )
+    w = w[:, :, input_channel, :]
+    n = w.shape[-1]
+    cols = min(columns, n)
+    rows = int(np.ceil(n / cols))
+    fig = _figure(fig, (0.9 * cols + 1.2, 0.95 * rows + 0.5))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    limit = float(np.abs(w).max()) or 1.0
+    image = None
+    for c, ax in enumerate(axes.flat):
+        if c >= n:
+            fig.delaxes(ax)
+            continue
+        image = ax.imshow(
+            w[:, :, c], cmap=WEIGHT_CMAP, vmin=-limit, vmax=limit, interpolation="nearest"
+        )
+        ax.set_title(str(c), fontsize=7)
+        _bare(ax)
+    fig.colorbar(image, ax=axes[:, -1].tolist(), label="weight", shrink=0.9)
+    fig.suptitle(f"{title} ({w.shape[0]}×{w.shape[1]}, {n} filters)")
+    return fig
+
+
+def feature_map_grid(
+    maps: np.ndarray,
+    fig: Figure | None = None,
+    *,
+    name: str = "",
+    columns: int = 8,
+    limit: int | None = None,
+    title: str | None = None,
+) -> Figure:
+    """One image's feature maps after a layer, a small image per channel, on one scale.
+
+    Args:
+        maps: array (h, w, channels): one image's maps, e.g. ``feature_maps(...)["conv1"][0]``.
+        fig: draw into this figure instead of a new one.
+        name: the layer's name, for the title.
+        columns: channels per row.
+        limit: show only the first ``limit`` channels; all if None.
+        title: the figure's title; by default the layer's name and the maps' shape.
+
+    Returns:
+        The Figure: one Axes per channel shown, then the colour bar's.
+    """
+    maps = np.asarray(maps, dtype=float)
+    if maps.ndim != 3:
+        raise ValueError(
+            "maps must be one image's maps, shape (h, w, channels): index the batch first, "
+            f"e.g. maps[0]. Received: {maps.shape}"
+        )
+    h, w, count = maps.shape
+    n = count if limit is None else max(1, min(limit, count))
+    cols = min(columns, n)
+    rows = int(np.ceil(n / cols))
+    fig = _figure(fig, (0.95 * cols + 1.2, 1.0 * rows + 0.6))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    low, high = float(maps.min()), float(maps.max())
+    image = None
+    for c, ax in enumerate(axes.flat):
+        if c >= n:
+            fig.delaxes(ax)
+            continue
+        image = ax.imshow(maps[:, :, c], cmap=ACTIVATION_CMAP, vmin=low, vmax=max(high, low + 1e-9))
+        ax.set_title(str(c), fontsize=7)
+        _bare(ax)
+    fig.colorbar(image, ax=axes[:, -1].tolist(), label="activation", shrink=0.9)
+    shown = "" if n == count else f", first {n} channels"
+    fig.suptitle(title or f"{name + ' output: ' if name else ''}{h}×{w}×{count}{shown}")
+    return fig
+
+
+def layer_by_layer(
+    image: np.ndarray,
+    feature_maps_dict: dict[str, np.ndarray],
+    fig: Figure | None = None,
+    *,
+    index: int = 0,
+    channels: int = 6,
+    title: str = "One digit through the network",
+) -> Figure:
+    """The digit on the left, then a row per layer with its most active channels for it.
+
+    Each row shows the ``channels`` channels with the largest mean activation on this digit,
+    on that row's colour scale, labelled with the layer's name and output shape: down the
+    rows the maps get smaller and more numerous, and less like the digit.
+
+    Args:
+        image: the digit, (28, 28) or (28, 28, 1), or a batch (n, 28, 28[, 1]) from which
+            ``index`` picks it.
+        feature_maps_dict: ``{layer name: maps}`` from `activations.feature_maps` (arrays
+            (n, h, w, c), of which ``index`` is taken) or one image's maps (h, w, c).
+        fig: draw into this figure instead of a new one.
+        index: which image of a batch to show.
+        channels: channels per layer.
+        title: the figure's title.
+
+    Returns:
+        The Figure: the digit's Axes first, then each layer's row of Axes.
+    """
+    if not feature_maps_dict:
+        raise ValueError("feature_maps_dict is empty: give at least one layer's maps.")
+    digit = np.asarray(image)
+    if digit.ndim == 4 or (digit.ndim == 3 and digit.shape[-1] != 1):
+        digit = digit[index]
+    rows = len(feature_maps_dict)
+    fig = _figure(fig, (1.1 * (channels + 2), 1.15 * rows + 0.6))
+    grid = fig.add_gridspec(rows, channels + 1, width_ratios=[2] + [1] * channels)
+    digit_ax = fig.add_subplot(grid[:, 0])
+    digit_ax.imshow(_image(digit), cmap=DIGIT_CMAP)
+    digit_ax.set_title("input 28×28", fontsize=9)
+    _bare(digit_ax)
+    for row, (name, maps) in enumerate(feature_maps_dict.items()):
+        maps = np.asarray(maps, dtype=float)
+        if maps.ndim == 4:
+            maps = maps[index]
+        if maps.ndim != 3:
+            raise ValueError(f"the maps of {name!r} must be (n, h, w, c) or (h, w, c).")
+        strongest = np.argsort(-maps.mean(axis=(0, 1)), kind="stable")[:channels]
+        low, high = float(maps.min()), float(maps.max())
+        for col, c in enumerate(strongest):
+            ax = fig.add_subplot(grid[row, col + 1])
+            ax.imshow(maps[:, :, c], cmap=ACTIVATION_CMAP, vmin=low, vmax=max(high, low + 1e-9))
+            ax.set_title(f"ch {c}", fontsize=7)
+            _bare(ax)
+            if col == 0:
+                h, w, count = maps.shape
+                ax.set_ylabel(f"{name}\n{h}×{w}×{count}", fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def top_activating_grid(
+    images: np.ndarray,
+    top,
+    fig: Figure | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """A row per channel: the digits that excite it most, each titled by its peak activation.
+
+    A channel whose peak is 0 on every image shown is labelled "(silent)": after a ReLU it
+    never fired on them, and its row shows arbitrary images.
+
+    Args:
+        images: the images `activations.top_activating` ranked, (n, 28, 28[, 1]).
+        top: its `activations.TopActivations`.
+        fig: draw into this figure instead of a new one.
+        title: the figure's title; by default names the layer.
+
+    Returns:
+        The Figure: one Axes per image, row by row.
+    """
+    images = np.asarray(images)
+    rows, k = top.indices.shape
+    if top.indices.max() >= len(images):
+        raise ValueError(
+            f"top ranks {top.indices.max() + 1} or more images, but {len(images)} were given: "
+            "pass the images that top_activating ranked."
+        )
+    fig = _figure(fig, (1.0 * k + 0.8, 1.1 * rows + 0.5))
+    axes = fig.subplots(rows, k, squeeze=False)
+    for r, channel in enumerate(top.channels):
+        for c in range(k):
+            ax = axes[r, c]
+            ax.imshow(_image(images[top.indices[r, c]]), cmap=DIGIT_CMAP)
+            ax.set_title(f"{top.values[r, c]:.2f}", fontsize=7)
+            _bare(ax)
+        silent = "\n(silent)" if top.values[r].max() <= 0 else ""  # a dead ReLU: all zero
+        axes[r, 0].set_ylabel(f"ch {channel}{silent}", fontsize=9)
+    fig.suptitle(title or f"Images that excite {top.layer} most (peak activation)")
+    return fig
+
+
+def reliability_diagram(
+    reliability,
+    ax: Axes | None = None,
+    *,
+    label: str = "model",
+    color: str | None = None,
+    show_gap: bool = True,
+    title: str = "Reliability diagram",
+) -> Axes:
+    """Accuracy against confidence per bin, beside the diagonal of perfect calibration.
+
+    Bars below the diagonal are over-confident bins. Call it twice on the same Axes to overlay
+    two models, or one model before and after temperature scaling: later calls draw their bars
+    as outlines in the next colour (pass ``show_gap=False`` to them to keep the picture clear).
+
+    Args:
+        reliability: a `calibration.Reliability`.
+        ax: the Axes to draw on; a new one if None.
+        label: the legend's name for these bars; the ECE is added to it.
+        color: the bars' colour; by default the next of matplotlib's colours on this Axes.
+        show_gap: shade, hatched, the gap between each bin's accuracy and its confidence.
+        title: the Axes' title.
+
+    Returns:
+        The Axes; ``ax.containers`` holds the accuracy bars (and the gap bars).
+    """
+    ax = _axes(ax, figsize=(4.8, 4.6))
+    previous = [c for c in ax.containers if c.patches and c.patches[0].get_gid() == "reliability"]
+    color = color or f"C{len(previous)}"
+    filled = reliability.count > 0
+    left = reliability.edges[:-1][filled]
+    width = np.diff(reliability.edges)[filled]
+    accuracy = reliability.accuracy[filled]
+    bars = ax.bar(
+        left,
+        accuracy,
+        width=width,
+        align="edge",
+        # A second set of bars on the same Axes is drawn as outlines, so both stay visible.
+        facecolor="none" if previous else color,
+        alpha=None if previous else 0.75,
+        edgecolor=color if previous else "black",
+        linewidth=2 if previous else 0.6,
+        label=f"{label} (ECE {reliability.ece:.2%})",
+    )
+    for patch in bars.patches:
+        patch.set_gid("reliability")
+    if show_gap:
+        ax.bar(
+            left,
+            reliability.confidence[filled] - accuracy,
+            bottom=accuracy,
+            width=width,
+            align="edge",
+            facecolor="none",
+            edgecolor="tab:red",
+            hatch="//",
+            linewidth=0.6,
+            label=f"gap ({label})",
+        )
+    if not any(line.get_gid() == "diagonal" for line in ax.lines):
+        ax.plot([0, 1], [0, 1], "--", color="0.3", linewidth=1, label="perfect calibration")
+        ax.lines[-1].set_gid("diagonal")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("confidence (largest probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+def saliency_grid(
+    images: np.ndarray,
+    saliency: np.ndarray,
+    titles: Sequence[str] | None = None,
+    *,
+    overlay: bool = False,
+    fig: Figure | None = None,
+    title: str = "Which pixels sway the score",
+) -> Figure:
+    """Each digit above its saliency map (or with the map laid over it).
+
+    Each map is scaled to its own maximum: the figure compares where, not how much.
+
+    Args:
+        images: array (n, 28, 28) or (n, 28, 28, 1).
+        saliency: array (n, 28, 28), ≥ 0, e.g. `activations.saliency(model, images)`.
+        titles: one per image, e.g. "7 → 7"; none if None.
+        overlay: one row, the map drawn translucent over the digit, instead of two rows.
+        fig: draw into this figure instead of a new one.
+        title: the figure's title.
+
+    Returns:
+        The Figure: the digits' Axes row, then (unless ``overlay``) the maps' row.
+    """
+    images = np.asarray(images)
+    saliency = np.asarray(saliency, dtype=float)
+    n = len(images)
+    if n == 0:
+        raise ValueError("images is empty: there is nothing to draw.")
+    if saliency.shape != (n, *_image(images[0]).shape):
+        raise ValueError(
+            f"saliency must have one map per image, shape ({n}, 28, 28). Received: {saliency.shape}"
+        )
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"titles must have {n} entries, one per image. Received {len(titles)}")
+    rows = 1 if overlay else 2
+    fig = _figure(fig, (1.1 * n + 0.4, 1.2 * rows + 0.5))
+    axes = fig.subplots(rows, n, squeeze=False)
+    for i in range(n):
+        peak = saliency[i].max() or 1.0
+        axes[0, i].imshow(_image(images[i]), cmap=DIGIT_CMAP)
+        target = axes[0, i] if overlay else axes[1, i]
+        target.imshow(
+            saliency[i] / peak, cmap=SALIENCY_CMAP, vmin=0, vmax=1, alpha=0.6 if overlay else 1
+        )
+        if titles is not None:
+            axes[0, i].set_title(str(titles[i]), fontsize=9)
+        for ax in axes[:, i]:
+            _bare(ax)
+    if not overlay:
+        axes[0, 0].set_ylabel("digit", fontsize=9)
+        axes[1, 0].set_ylabel("saliency", fontsize=9)
+    fig.suptitle(title)
+    return fig
+
+
+def maps_row(
+    maps: dict[str, np.ndarray],
+    *,
+    signed: bool | None = None,
+    activations: bool = False,
+    title: str | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """Draws named 2-D maps side by side, each titled with its name and shape.
+
+    Args:
+        maps: title → 2-D array (a digit, a feature map, a kernel).
+        signed: draw with a diverging colormap centred on 0 (blue negative, red positive) and a
+            colour bar; by default, for any map with negative values. Maps without negative
+            values are drawn as digits are throughout the book (`DIGIT_CMAP`), unless
+            ``activations`` is set.
+        activations: draw non-negative maps as feature maps (`ACTIVATION_CMAP`, with a colour
+            bar), as `feature_map_grid` and `layer_by_layer` do.
+        title: the figure's title.
+        fig: a Matplotlib figure to draw on; a new one if None.
+
+    Returns:
+        The figure.
+    """
+    if fig is None:
+        fig = plt.figure(figsize=(2.6 * len(maps), 2.9), layout="constrained")
+    axes = fig.subplots(1, len(maps), squeeze=False)[0]
+    for ax, (name, array) in zip(axes, maps.items(), strict=True):
+        array = _image(np.asarray(array, dtype=np.float32))
+        if array.ndim != 2:
+            raise ValueError(f"map {name!r} must be 2-D. Received: shape={array.shape}")
+        diverging = bool((array < 0).any()) if signed is None else signed
+        if diverging:
+            limit = float(np.abs(array).max()) or 1.0
+            image = ax.imshow(array, cmap=WEIGHT_CMAP, vmin=-limit, vmax=limit)
+            fig.colorbar(image, ax=ax, shrink=0.75)
+        else:
+            cmap = ACTIVATION_CMAP if activations else DIGIT_CMAP
+            image = ax.imshow(array, cmap=cmap, vmin=0, vmax=max(float(array.max()), 1e-9))
+            if activations:
+                fig.colorbar(image, ax=ax, shrink=0.75)
+        ax.set_title(f"{name}\n{array.shape[0]}×{array.shape[1]}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def shift_robustness_curves(robustness, ax: Axes | None = None) -> Axes:
+    """Each model's test accuracy against the shift length, one line per model.
+
+    Args:
+        robustness: a `mnist_lessons.convolution.ShiftRobustness`.
+        ax: the Axes to draw on; a new one if None.
+
+    Returns:
+        The Axes.
+    """
+    ax = _axes(ax, figsize=(5, 3.6))
+    for name, accuracy in robustness.accuracy.items():
+        ax.plot(robustness.shifts, accuracy, marker="o", label=name)
+    ax.set_xticks(robustness.shifts)
+    ax.set_xlabel("shift (pixels, mean over up, down, left, right)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Accuracy on moved test digits")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+AS_READ_STEPS = ("grey", "denoised")
+"""Preparation steps that are still the photo as it looks (paper light or dark, as it was)."""
+
+
+def preparation_steps(
+    steps_by_image: dict[str, dict[str, np.ndarray]],
+    *,
+    title: str = "prepare_image, step by step",
+    fig: Figure | None = None,
+) -> Figure:
+    """One row per image, one column per step of `mnist_lessons.predict.prepare_image_steps`.
+
+    The steps that are still the photo as read (`AS_READ_STEPS`) are drawn as the photo looks,
+    on a grey scale from black (0) to white (255); the later ones, where ink is high and the
+    background 0 (on a 0–255 or a 0–1 scale), are drawn in `DIGIT_CMAP` like every digit in
+    the book. Each panel is titled
+    with its step and its size (width×height).
+
+    Args:
+        steps_by_image: image name → that image's steps, in order.
+        title: the figure's title.
+        fig: draw into this figure instead of a new one.
+
+    Returns:
+        The Figure.
+    """
+    if not steps_by_image:
+        raise ValueError("steps_by_image is empty: pass at least one image's steps.")
+    columns = max(len(steps) for steps in steps_by_image.values())
+    fig = _figure(fig, (1.6 * columns, 1.9 * len(steps_by_image)))
+    axes = fig.subplots(len(steps_by_image), columns, squeeze=False)
+    for row, (image_name, steps) in zip(axes, steps_by_image.items(), strict=True):
+        for ax, (step, array) in zip(row, steps.items(), strict=False):
+            array = np.asarray(array, dtype=np.float64)
+            if step in AS_READ_STEPS:
+                ax.imshow(array, cmap="gray", vmin=0, vmax=255)
+            else:
+                ax.imshow(array, cmap=DIGIT_CMAP, vmin=0, vmax=255 if array.max() > 1 else 1)
+            ax.set_title(f"{step} {array.shape[1]}×{array.shape[0]}", fontsize=7)
+            _bare(ax)
+        for ax in row[len(steps) :]:
+            ax.set_axis_off()
+        row[0].set_ylabel(image_name, fontsize=7)
+    fig.suptitle(title)
+    return fig

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import http.server
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -14,14 +13,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from .browser import build_book, start_chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from chapters import chapters  # noqa: E402
 from check_notebooks import problems  # noqa: E402
 
 CHAPTERS = chapters()
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -33,24 +32,9 @@ def test_committed_notebook_is_executed_and_clean(path):
 def html(tmp_path_factory) -> Path:
     """Builds the book once with warnings as errors, into a temporary folder."""
     out = tmp_path_factory.mktemp("book")
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("jupyter-book")),
-            "build",
-            str(ROOT),
-            "--path-output",
-            str(out),
-            "--warningiserror",
-            "--nitpick",
-            "--keep-going",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    return out / "_build" / "html"
+    # ONNX Runtime Web for the drawing page (`make ort`): the build copies it into _static.
+    subprocess.run([sys.executable, str(ROOT / "tools" / "fetch_onnxruntime.py")], check=True)
+    return build_book(ROOT, out)
 
 
 def page(html: Path, notebook: Path) -> Path:
@@ -64,6 +48,11 @@ def test_build_writes_every_chapter_with_its_figures(html):
         assert "<img" in text, f"{notebook.stem} has no figure"
         assert "Failed to format" not in text
     assert (html / "index.html").is_file()
+    draw = (html / "book" / "draw.html").read_text()
+    for element in ('id="digit-canvas"', 'id="digit-prediction"', 'id="digit-clear"'):
+        assert element in draw
+    for script in ("ort/ort.wasm.min.js", "model.js", "draw.js"):
+        assert (html / "_static" / "draw" / script).is_file(), script
 
 
 @pytest.mark.slow
@@ -75,30 +64,7 @@ def test_glued_numbers_appear_in_the_prose(html):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail(
-            "chromium and chromedriver are required: `make install` installs them "
-            "(Debian packages chromium and chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,2000",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_chromium(height=2000, logs=("browser",))
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
@@ -147,6 +113,8 @@ MEASURED_ANSWERS = {
     "004-three-conv-three-pool": ["no_pool3_test_accuracy"],
     "comparison": ["comparison_seeds"],
     "fast-training": ["speedrun995_min_accuracy"],
+    "convolution": ["mlp_params", "mlp_test_accuracy", "cnn_params", "cnn_test_accuracy"],
+    "errors": ["ece_before", "ece_after", "temperature"],
 }
 
 
@@ -178,3 +146,44 @@ def test_every_figure_the_prose_cites_is_glued_by_the_committed_run(path):
 def test_each_chapter_glues_the_answer_to_its_question(stem):
     glued = glued_names(ROOT / "book" / f"{stem}.ipynb")
     assert set(MEASURED_ANSWERS[stem]) <= glued
+
+
+DEFINITIONS = {
+    "def-batch": ["batch", "epoch"],
+    "def-validation": ["validation"],
+    "def-convolution": ["kernel", "filter", "convolution", "feature map"],
+    "def-stride": ["stride", "padding"],
+    "def-relu": ["ReLU"],
+    "def-pooling": ["Max pooling"],
+    "def-softmax": ["logits", "Softmax", "cross-entropy"],
+    "def-precision": ["Precision", "recall"],
+    "def-calibration": ["calibrated"],
+}
+"""Each term's label, and the words defined (in bold) in the paragraphs after it."""
+
+
+def _markdown(path: Path) -> str:
+    return "\n".join(
+        c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
+    )
+
+
+def test_each_term_is_defined_in_bold_where_its_label_is_and_the_intro_links_there():
+    labels = {}
+    for path in CHAPTERS:
+        text = _markdown(path)
+        for match in re.finditer(r"^\(([\w-]+)\)=\n", text, flags=re.MULTILINE):
+            assert match.group(1) not in labels, f"{match.group(1)} is defined twice"
+            labels[match.group(1)] = (path.stem, text[match.end() : match.end() + 1500])
+    intro = _markdown(ROOT / "book" / "intro.ipynb")
+    for label, words in DEFINITIONS.items():
+        assert label in labels, f"no chapter has the label ({label})="
+        _, following = labels[label]
+        for word in words:
+            assert f"**{word.lower()}" in following.lower(), (
+                f"{word!r} is not defined in bold after {label}"
+            )
+        assert re.search(rf"<{label}>`", intro), f"the intro does not link to {label}"
+    for path in CHAPTERS:
+        for target in re.findall(r"\{ref\}`[^`<]*<([\w-]+)>`", _markdown(path)):
+            assert target in labels, f"{path.stem} links to a missing label {target}"

@@ -72,8 +72,9 @@ def outputs_text(notebook: nbformat.NotebookNode) -> str:
 
 
 def committed_results() -> dict[str, bytes]:
-    folder = ROOT / "book" / "results"
-    return {p.name: p.read_bytes() for p in sorted(folder.glob("*"))}
+    """What a documented run writes: the results files, and the drawing page's exported model."""
+    files = [*(ROOT / "book" / "results").glob("*"), *(ROOT / "book" / "_static").rglob("*")]
+    return {str(p.relative_to(ROOT)): p.read_bytes() for p in sorted(files) if p.is_file()}
 
 
 def test_the_table_of_contents_lists_every_notebook():
@@ -120,7 +121,7 @@ def test_chapter_runs_with_small_parameters_and_changes_no_committed_file(path, 
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert not [o for o in outputs if o.get("name") == "stderr"], "stderr noise in a chapter"
-    assert committed_results() == before, "a quick run changed book/results"
+    assert committed_results() == before, "a quick run changed book/results or book/_static"
     if path in ARCHITECTURE_CHAPTERS:
         text = outputs_text(notebook)
         assert "not saved: this run differs from the documented one" in text

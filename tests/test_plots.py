@@ -207,3 +207,151 @@ def test_accuracy_against_cost_puts_parameters_left_and_seconds_right():
     np.testing.assert_allclose(axes[1].containers[0].lines[0].get_xdata(), [3.0, 4.5])
     assert axes[1].containers[0].has_xerr and not axes[0].containers[0].has_xerr
     assert axes[0].figure._suptitle.get_text() == "Equal budget"
+
+
+def _drawn(fig):
+    """The Axes of ``fig`` that hold an image (colour bars left out)."""
+    return [ax for ax in fig.axes if ax.images]
+
+
+def test_every_digit_helper_uses_the_digit_colormap():
+    assert plots.DIGIT_CMAP == "gray_r"
+    figures = [
+        plots.sample_grid(IMAGES[:2], LABELS[:2]),
+        plots.augmentation_grid(IMAGES[:2], [IMAGES[:2]], LABELS[:2]),
+        plots.saliency_grid(IMAGES[:2], IMAGES[:2, ..., 0]),
+        plots.layer_by_layer(IMAGES[0], {"conv1": np.ones((26, 26, 4))}),
+    ]
+    for fig in figures:
+        assert _drawn(fig)[0].images[0].get_cmap().name == plots.DIGIT_CMAP
+
+
+def test_filter_grid_draws_each_filter_on_one_scale_centred_on_zero():
+    filters = np.random.default_rng(1).normal(size=(3, 3, 1, 32))
+    filters[0, 0, 0, 5] = -4.0
+    fig = plots.filter_grid(filters, columns=8)
+    drawn = _drawn(fig)
+    assert len(drawn) == 32 and len(fig.axes) == 33  # 32 filters and a colour bar
+    assert [ax.get_title() for ax in drawn[:3]] == ["0", "1", "2"]
+    np.testing.assert_allclose(drawn[5].images[0].get_array(), filters[:, :, 0, 5])
+    assert all(ax.images[0].get_clim() == (-4.0, 4.0) for ax in drawn)
+    assert drawn[0].images[0].get_cmap().name == plots.WEIGHT_CMAP
+    assert "3×3, 32 filters" in fig._suptitle.get_text()
+    with pytest.raises(ValueError, match="input_channel must be from 0 to 0"):
+        plots.filter_grid(filters, input_channel=1)
+
+
+def test_feature_map_grid_titles_with_the_shape():
+    maps = np.random.default_rng(2).random((11, 11, 64))
+    fig = plots.feature_map_grid(maps, name="conv2", limit=16)
+    assert len(_drawn(fig)) == 16
+    assert fig._suptitle.get_text() == "conv2 output: 11×11×64, first 16 channels"
+    np.testing.assert_allclose(_drawn(fig)[3].images[0].get_array(), maps[:, :, 3])
+    with pytest.raises(ValueError, match="index the batch first"):
+        plots.feature_map_grid(maps[np.newaxis])
+
+
+def test_layer_by_layer_shows_the_digit_and_the_strongest_channels_of_each_layer():
+    conv1 = np.zeros((2, 26, 26, 8))
+    conv1[1, ..., 6] = 2.0  # the second image's strongest channel
+    conv1[1, ..., 2] = 1.0
+    conv2 = np.random.default_rng(3).random((2, 11, 11, 16))
+    fig = plots.layer_by_layer(IMAGES[:2], {"conv1": conv1, "conv2": conv2}, index=1, channels=3)
+    drawn = _drawn(fig)
+    assert len(drawn) == 1 + 2 * 3
+    np.testing.assert_allclose(drawn[0].images[0].get_array(), IMAGES[1, ..., 0])
+    assert [ax.get_title() for ax in drawn[1:3]] == ["ch 6", "ch 2"]
+    assert drawn[1].get_ylabel() == "conv1\n26×26×8"
+    assert drawn[4].get_ylabel() == "conv2\n11×11×16"
+
+
+def test_top_activating_grid_puts_a_channel_on_each_row():
+    from mnist_lessons.activations import TopActivations
+
+    top = TopActivations(
+        "conv2",
+        (4, 9),
+        np.array([[3, 0, 1], [2, 5, 7]]),
+        np.array([[0.9, 0.8, 0.7], [0.5, 0.4, 0.3]], np.float32),
+    )
+    fig = plots.top_activating_grid(IMAGES, top)
+    drawn = _drawn(fig)
+    assert len(drawn) == 6
+    assert [drawn[i].get_ylabel() for i in (0, 3)] == ["ch 4", "ch 9"]
+    assert drawn[4].get_title() == "0.40"
+    np.testing.assert_allclose(drawn[5].images[0].get_array(), IMAGES[7, ..., 0])
+    assert "conv2" in fig._suptitle.get_text()
+    with pytest.raises(ValueError, match="pass the images that top_activating ranked"):
+        plots.top_activating_grid(IMAGES[:5], top)
+    dead = TopActivations("conv3", (0,), np.array([[0, 1]]), np.zeros((1, 2), np.float32))
+    assert plots.top_activating_grid(IMAGES, dead).axes[0].get_ylabel() == "ch 0\n(silent)"
+
+
+def test_reliability_diagram_bars_diagonal_gap_and_overlay():
+    from mnist_lessons.calibration import reliability
+
+    probabilities = np.array([[0.95, 0.05]] * 10 + [[0.6, 0.4]] * 5)
+    labels = np.array([0] * 8 + [1] * 2 + [0] * 3 + [1] * 2)
+    before = reliability(probabilities, labels, bins=10)
+    ax = plots.reliability_diagram(before, label="before")
+    accuracy_bars, gap_bars = ax.containers
+    np.testing.assert_allclose([p.get_height() for p in accuracy_bars], [0.6, 0.8])
+    np.testing.assert_allclose([p.get_x() for p in accuracy_bars], [0.5, 0.9])
+    np.testing.assert_allclose([p.get_height() for p in gap_bars], [0.0, 0.15], atol=1e-12)
+    assert [line.get_gid() for line in ax.lines] == ["diagonal"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "before (ECE 10.00%)" in legend and "perfect calibration" in legend
+
+    after = reliability(np.array([[0.8, 0.2]] * 15), labels, bins=10)  # 11 of 15 right
+    returned = plots.reliability_diagram(after, ax, label="after", show_gap=False)
+    assert returned is ax and len(ax.containers) == 3 and len(ax.lines) == 1
+    outline = ax.containers[2].patches[0]
+    assert outline.get_edgecolor()[:3] == pytest.approx(matplotlib.colors.to_rgb("C1"))
+    assert outline.get_facecolor()[3] == 0  # drawn as an outline over the first bars
+    assert "after (ECE 6.67%)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_saliency_grid_side_by_side_and_overlaid():
+    saliency = np.random.default_rng(4).random((3, 28, 28)) * 5
+    fig = plots.saliency_grid(IMAGES[:3], saliency, titles=["7", "2", "1"])
+    drawn = _drawn(fig)
+    assert len(drawn) == 6
+    assert [ax.get_title() for ax in drawn[:3]] == ["7", "2", "1"]
+    np.testing.assert_allclose(drawn[4].images[0].get_array(), saliency[1] / saliency[1].max())
+    assert drawn[4].images[0].get_cmap().name == plots.SALIENCY_CMAP
+    overlaid = plots.saliency_grid(IMAGES[:3], saliency, overlay=True)
+    assert len(overlaid.axes) == 3 and all(len(ax.images) == 2 for ax in overlaid.axes)
+    with pytest.raises(ValueError, match="one map per image"):
+        plots.saliency_grid(IMAGES[:3], saliency[:2])
+
+
+def test_confusion_heatmap_can_mask_the_diagonal():
+    confusion = np.diag(np.full(10, 980))
+    confusion[4, 9] = 12
+    confusion[7, 2] = 3
+    ax = plots.confusion_heatmap(confusion, mask_diagonal=True)
+    shown = ax.images[0].get_array()
+    assert shown.mask[np.diag_indices(10)].all() and not shown.mask[4, 9]
+    # The colour scale is the mistakes' alone: the largest is the top of it.
+    assert ax.images[0].get_clim()[1] == pytest.approx(np.sqrt(12))
+    texts = {t.get_position(): t for t in ax.texts}
+    assert len(ax.texts) == 100 and texts[(0, 0)].get_text() == "980"
+    assert texts[(0, 0)].get_color() == "0.35" and texts[(9, 4)].get_color() == "white"
+    assert "mistakes only" in ax.figure.axes[-1].get_ylabel()
+
+
+def test_preparation_steps_draws_each_step_of_each_image_as_the_book_draws_digits():
+    from mnist_lessons.predict import prepare_image_steps
+
+    page = np.full((120, 100), 230.0)
+    page[20:100, 45:58] = 20.0  # a dark vertical stroke: a 1 on paper
+    steps = prepare_image_steps(page)
+    fig = plots.preparation_steps({"one": steps, "again": steps})
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == 2 * len(steps)
+    first_row = drawn[: len(steps)]
+    assert first_row[0].images[0].get_cmap().name == "gray"  # the photo as read
+    assert first_row[-1].images[0].get_cmap().name == plots.DIGIT_CMAP
+    assert first_row[-1].get_title() == "centred 28×28"
+    with pytest.raises(ValueError, match="empty"):
+        plots.preparation_steps({})
