@@ -157,7 +157,8 @@ DEFINITIONS = {
     "def-pooling": ["Max pooling"],
     "def-softmax": ["logits", "Softmax", "cross-entropy"],
     "def-precision": ["Precision", "recall"],
-    "def-calibration": ["calibrated"],
+    "def-calibration": ["calibrated", "reliability diagram", "expected calibration error"],
+    "def-saliency": ["saliency map", "gradient"],
 }
 """Each term's label, and the words defined (in bold) in the paragraphs after it."""
 
