@@ -14,10 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
+from .activations import as_image_batch, class_score_function
 from .backend import keras
 from .checks import check_int
 from .data import IMAGE_SIZE
+from .models import layer_table
 from .tables import MarkdownTable, markdown_table
 
 HAND_KERNELS: dict[str, np.ndarray] = {
@@ -229,24 +232,16 @@ def layer_arithmetic(model: keras.Model) -> list[dict]:
     input pixels, as j ← j·s, for each layer with window k and stride s.
     """
     field, jump = 1, 1
-    rows = []
-    for layer in model.layers:
+    rows = layer_table(model)
+    for layer, row in zip(model.layers, rows, strict=True):
         spatial = _spatial(layer)
         if spatial is not None:
             window, stride = spatial
             field, jump = field + (window - 1) * jump, jump * stride
-        shape = tuple(layer.output.shape[1:])
-        rows.append(
-            {
-                "layer": layer.name,
-                "type": type(layer).__name__,
-                "output_shape": shape,
-                "formula": parameter_formula(layer),
-                "formula_params": formula_count(layer),
-                "keras_params": layer.count_params(),
-                "receptive_field": field if len(shape) == 3 else None,
-            }
-        )
+        row["keras_params"] = row.pop("params")
+        row["formula"] = parameter_formula(layer)
+        row["formula_params"] = formula_count(layer)
+        row["receptive_field"] = field if len(row["output_shape"]) == 3 else None
     return rows
 
 
@@ -272,30 +267,23 @@ def layer_arithmetic_table(model: keras.Model) -> MarkdownTable:
 
 
 def logits(model: keras.Model, images) -> np.ndarray:
-    """The ten scores a model's last Dense layer computes before its softmax.
+    """The ten scores a model computes before its final softmax (its logits).
 
     Args:
-        model: a Keras model whose last layer is ``Dense(10, activation="softmax")``.
+        model: a Keras model ending in a softmax, as a ``Dense`` layer's activation or as a
+            separate ``Activation`` layer (see `activations.class_score_function`).
         images: float32 (n, 28, 28, 1) in [0, 1].
 
     Returns:
         float32 array (n, 10); ``softmax(logits)`` is what ``model.predict`` returns.
     """
-    last = model.layers[-1]
-    if not isinstance(last, keras.layers.Dense):
-        raise ValueError(
-            f"the model's last layer must be a Dense layer. Received: {type(last).__name__}"
-        )
-    features = keras.Model(model.inputs, model.layers[-2].output).predict(images, verbose=0)
-    kernel, bias = (np.asarray(w, dtype=np.float32) for w in last.get_weights())
-    return np.asarray(features, dtype=np.float32) @ kernel + bias
+    scores = class_score_function(model, "logit")(as_image_batch(images))
+    return np.asarray(keras.ops.convert_to_numpy(scores), dtype=np.float32)
 
 
 def softmax(scores) -> np.ndarray:
-    """exp(z) / Σ exp(z) along the last axis (computed as exp(z − max z) for stability)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    exp = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+    """exp(z) / Σ exp(z) along the last axis, float32 (SciPy's, which subtracts max z first)."""
+    return special.softmax(np.asarray(scores, dtype=np.float64), axis=-1).astype(np.float32)
 
 
 def most_similar_filters(filters, kernels: dict[str, np.ndarray]) -> dict[str, tuple[int, float]]:
