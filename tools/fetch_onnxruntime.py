@@ -32,7 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "onnxruntime-web"
 VERSION = "1.30.0"
-INTEGRITY = "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ=="
+INTEGRITY = (
+    "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rK"
+    "Y3jL02Vb7QmRMDs1SigqR4CXAfKYQ=="
+)
 DEFAULT_OUT = ROOT / "_build" / "onnxruntime-web"
 RUNTIME_FILES = (
     "ort.wasm.min.js",
