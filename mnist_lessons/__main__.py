@@ -1,4 +1,4 @@
-"""Command line: ``python -m mnist_lessons {data,train,predict,bench} --help``."""
+"""Command line: ``python -m mnist_lessons {data,train,predict,bench,race} --help``."""
 
 from __future__ import annotations
 
@@ -147,6 +147,51 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_race(args) -> int:
+    from .backend import environment_line, matmul_gflops
+    from .checks import check_int
+    from .data import prepare_data
+    from .peers import race, race_table
+
+    # The checks `race` runs, before MNIST is loaded.
+    check_int("seeds", args.seeds, minimum=1)
+    check_int("seed", args.seed, minimum=0)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    data = prepare_data(train_limit=args.train_limit, seed=args.seed)
+    print(environment_line())
+    print(
+        f"The book's 99 % recipe and the published recipes, ported, on {len(data.x_train):,} "
+        f"training images, seeds {seeds[0]}–{seeds[-1]}, each seed's runs one after the other; "
+        "seconds are the wall time of fit (tracing included), the test set scored between epochs"
+    )
+    before = matmul_gflops()
+    print(f"matrix-product rate before: {before:.0f} GFLOP/s (4096² float32)")
+    peers = args.peer or ("tuomaso", "keras_io")
+    entries = race(data, seeds, peers, stop_at=None if args.full else 0.99)
+    after = matmul_gflops()
+    print(f"matrix-product rate after: {after:.0f} GFLOP/s")
+    print(race_table(entries, len(data.y_test)))
+    if args.json:
+        records = {
+            "environment": environment_line(),
+            "matmul_gflops": [before, after],
+            "runs": {
+                entry.label: [
+                    {
+                        "seed": run.seed,
+                        "epoch_seconds": list(run.epoch_seconds),
+                        "epoch_accuracies": list(run.epoch_accuracies),
+                    }
+                    for run in entry.runs
+                ]
+                for entry in entries
+            },
+        }
+        Path(args.json).write_text(json.dumps(records, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import ARCHITECTURES, PRECISIONS
 
@@ -217,6 +262,28 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--train-limit", type=int, help="images per epoch (default: all 60,000)")
     bench.add_argument("--json", help="also write the records to this JSON file")
     bench.set_defaults(run=_cmd_bench)
+
+    race = commands.add_parser(
+        "race", help="time the book's 99 %% recipe beside published fast recipes, seed by seed"
+    )
+    race.add_argument(
+        "--peer",
+        action="append",
+        choices=["tuomaso", "keras_io"],
+        help="only this peer (repeatable; default: both)",
+    )
+    race.add_argument("--seeds", type=int, default=3, help="runs of each recipe (default: 3)")
+    race.add_argument("--seed", type=int, default=0, help="the first seed (default: 0)")
+    race.add_argument(
+        "--full",
+        action="store_true",
+        help="train every peer for its published epochs (default: stop at 99 %%)",
+    )
+    race.add_argument(
+        "--train-limit", type=int, help="train on this many images (default: all 55,000)"
+    )
+    race.add_argument("--json", help="also write every run's times and accuracies here")
+    race.set_defaults(run=_cmd_race)
     return parser
 
 

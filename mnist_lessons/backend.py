@@ -220,3 +220,39 @@ def input_gradient(function, x):
     else:
         raise NotImplementedError(f"No input gradient for the {backend} backend.")
     return np.asarray(gradient, dtype=np.float32)
+
+
+def training_batches(x, y, batch_size: int, seed: int):
+    """Training data for ``model.fit``, reshuffled every epoch: on TensorFlow, a ``tf.data``
+    pipeline with autotuning off; on the other backends, None (pass the arrays themselves).
+
+    Given NumPy arrays, Keras's TensorFlow data adapter builds a pipeline that prefetches with
+    ``tf.data`` autotuning, and when ``fit`` begins an epoch it releases the last epoch's iterator,
+    which waits for the pipeline's background thread: on two shared cores that stalled epoch
+    starts by 0–10 s with the process idle. This pipeline holds the arrays as two tensors, draws
+    each epoch's order from ``seed``, gathers one batch at a time in the training loop's own
+    thread, and starts no background thread. Pass it with ``shuffle=False`` and no
+    ``batch_size``.
+
+    Args:
+        x: images, float32, (n, 28, 28, 1).
+        y: one-hot labels, float32, (n, 10).
+        batch_size: images per batch; the last batch of an epoch may be smaller.
+        seed: seeds every epoch's order.
+    """
+    if BACKEND != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    images, labels = tf.constant(x), tf.constant(y)
+
+    @tf.autograph.experimental.do_not_convert
+    def gather(indices):
+        return tf.gather(images, indices), tf.gather(labels, indices)
+
+    order = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    dataset = order.batch(batch_size).map(gather)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = False
+    return dataset.with_options(options)

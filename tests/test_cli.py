@@ -62,7 +62,7 @@ def in_process(args, capsys) -> tuple[int, str, str]:
     return status, out, err
 
 
-@pytest.mark.parametrize("command", ["data", "train", "predict", "bench"])
+@pytest.mark.parametrize("command", ["data", "train", "predict", "bench", "race"])
 def test_help(command, capsys):
     status, out, _ = in_process([command, "--help"], capsys)
     assert status == 0
@@ -96,6 +96,7 @@ def test_epochs_0_is_one_line_in_the_librarys_words(tmp_path):
             "seed must be an integer from 0 to 4294967295. Received: seed=-1",
         ),
         (["bench", "--epochs", "1"], "epochs must be an integer of at least 2. Received: epochs=1"),
+        (["race", "--seeds", "0"], "seeds must be an integer of at least 1. Received: seeds=0"),
     ],
 )
 def test_out_of_range_numbers_get_the_librarys_sentence(
@@ -301,22 +302,19 @@ def test_train_then_predict_end_to_end(tmp_path, mnist):
 
 
 @pytest.mark.slow
-def test_bench_writes_json_records(tmp_path):
-    target = tmp_path / "bench.json"
-    done = run(
-        "bench",
-        "--arch",
-        "three_conv_three_pool",
-        "--epochs",
-        "2",
-        "--train-limit",
-        "2000",
-        "--json",
-        str(target),
-        cwd=tmp_path,
-    )
+def run_writing_json(tmp_path: Path, command: str, *args: str):
+    """Runs ``command`` on 2,000 training images with ``--json`` into ``tmp_path``; returns the
+    finished process and the JSON it wrote, after checking that it succeeded."""
+    target = tmp_path / f"{command}.json"
+    done = run(command, *args, "--train-limit", "2000", "--json", str(target), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    (record,) = json.loads(target.read_text())
+    return done, json.loads(target.read_text())
+
+
+def test_bench_writes_json_records(tmp_path):
+    done, (record,) = run_writing_json(
+        tmp_path, "bench", "--arch", "three_conv_three_pool", "--epochs", "2"
+    )
     assert record["architecture"] == "three_conv_three_pool"
     assert record["library_images_per_s"] > 0 and record["bare_images_per_s"] > 0
     assert record["precision"] in ("float32", "mixed_bfloat16")
@@ -324,3 +322,21 @@ def test_bench_writes_json_records(tmp_path):
     assert f"library path in {record['precision']}" in done.stdout
     assert 0 < record["library_fraction_of_matmul"] < 1
     assert "three_conv_three_pool" in done.stdout and "GFLOP/s" in done.stdout
+
+
+@pytest.mark.slow
+def test_race_times_the_book_recipe_beside_a_peer_and_writes_json(tmp_path):
+    done, records = run_writing_json(tmp_path, "race", "--peer", "tuomaso", "--seeds", "2")
+    assert set(records["runs"]) == {"book: 99_percent", "tuomaso"}
+    for runs in records["runs"].values():
+        assert [r["seed"] for r in runs] == [0, 1]
+        assert all(len(r["epoch_seconds"]) == len(r["epoch_accuracies"]) >= 1 for r in runs)
+        assert all(0.1 < r["epoch_accuracies"][-1] <= 1 for r in runs)
+    assert len(records["matmul_gflops"]) == 2 and min(records["matmul_gflops"]) > 0
+    lines = done.stdout.splitlines()
+    # Seed by seed, the book's recipe first and the peer straight after it.
+    runs = [line.split(":")[1].strip() for line in lines if line.startswith("seed ")]
+    assert runs == ["99_percent", "tuomaso", "99_percent", "tuomaso"]
+    assert any(line.startswith("| book: 99_percent | 2 |") for line in lines)
+    assert any(line.startswith("| tuomaso | 2 | 1 of 1 | 256 |") for line in lines)
+    assert "GFLOP/s" in done.stdout
