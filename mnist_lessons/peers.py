@@ -34,7 +34,14 @@ from .backend import keras
 from .checks import ParameterError, check_choice, check_int
 from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData
 from .evaluate import evaluate_model
-from .speedrun import RECIPE_99, Recipe, SpeedrunResult, fit_epochs, run_recipe
+from .speedrun import (
+    RECIPE_99,
+    Recipe,
+    SpeedrunResult,
+    run_recipe,
+    seeds_reaching,
+    training_inputs,
+)
 from .tables import MarkdownTable, markdown_table
 from .train import DEFAULT_STEPS_PER_EXECUTION, set_seed
 
@@ -225,6 +232,11 @@ PEERS: dict[str, Peer] = {
 }
 
 
+def _reaches(accuracy: float, target: float, test_images: int) -> bool:
+    """Whether one test accuracy reaches ``target``, counted in whole images."""
+    return seeds_reaching([accuracy], target, test_images) == 1
+
+
 @dataclass(frozen=True)
 class PeerRun:
     """One run of a peer, scored on the test set after every epoch.
@@ -259,22 +271,23 @@ class PeerRun:
         """Test accuracy after the last epoch trained."""
         return self.epoch_accuracies[-1]
 
+    def _first_reaching(self, target: float, test_images: int) -> int | None:
+        """The index of the first score that reaches ``target``, or None."""
+        return next(
+            (i for i, a in enumerate(self.epoch_accuracies) if _reaches(a, target, test_images)),
+            None,
+        )
+
     def seconds_to(self, target: float, test_images: int) -> float | None:
         """Training time up to the first epoch whose test accuracy reaches ``target`` (None if
         none did), comparing whole images as `speedrun.seeds_reaching` does."""
-        needed = round(target * test_images)
-        for seconds, accuracy in zip(self.epoch_seconds, self.epoch_accuracies, strict=True):
-            if round(accuracy * test_images) >= needed:
-                return seconds
-        return None
+        first = self._first_reaching(target, test_images)
+        return None if first is None else self.epoch_seconds[first]
 
     def epochs_to(self, target: float, test_images: int) -> int | None:
         """The first epoch (1-based) whose test accuracy reaches ``target``, or None."""
-        needed = round(target * test_images)
-        for epoch, accuracy in zip(self.epochs, self.epoch_accuracies, strict=True):
-            if round(accuracy * test_images) >= needed:
-                return epoch
-        return None
+        first = self._first_reaching(target, test_images)
+        return None if first is None else self.epochs[first]
 
     @classmethod
     def from_speedrun(cls, result: SpeedrunResult, epochs: int) -> PeerRun:
@@ -328,17 +341,18 @@ def run_peer(
         steps_per_execution=DEFAULT_STEPS_PER_EXECUTION,
     )
     y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
-    test_images = len(data.y_test)
-    elapsed, seconds, accuracies = 0.0, [], []
+    seconds, accuracies = [], []
+    start = time.perf_counter()
+    # Built once and reshuffled by every call to fit, not rebuilt (and the images copied) per epoch.
+    inputs = training_inputs(data.x_train, y_train, peer.batch_size, seed)
+    elapsed = time.perf_counter() - start
     for epoch in range(epochs):
         start = time.perf_counter()
-        fit_epochs(model, data.x_train, y_train, peer.batch_size, seed + epoch, epoch + 1, epoch)
+        model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
         elapsed += time.perf_counter() - start
         seconds.append(elapsed)
         accuracies.append(evaluate_model(model, data.x_test, data.y_test).accuracy)
-        if stop_at is not None and round(accuracies[-1] * test_images) >= round(
-            stop_at * test_images
-        ):
+        if stop_at is not None and _reaches(accuracies[-1], stop_at, len(data.y_test)):
             break
     return PeerRun(peer.name, seed, tuple(seconds), tuple(accuracies))
 
@@ -348,11 +362,9 @@ def median_seconds_to(runs: Sequence[PeerRun], target: float, test_images: int) 
     slower than every other; None if half or more of the runs never reached it."""
     if not runs:
         raise ValueError("runs is empty: there is no run to take the median of.")
-    times = sorted(
-        math.inf if (t := run.seconds_to(target, test_images)) is None else t for run in runs
-    )
+    times = [math.inf if (t := run.seconds_to(target, test_images)) is None else t for run in runs]
     median = float(np.median(times))
-    return None if math.isinf(median) or math.isnan(median) else median
+    return None if math.isinf(median) else median
 
 
 @dataclass(frozen=True)

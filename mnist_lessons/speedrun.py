@@ -356,27 +356,17 @@ def seconds_per_step(recipe: Recipe, data: PreparedData, steps: int = 96, seed: 
     return (last_time - first_time) / (last_step - first_step)
 
 
-def fit_epochs(
-    model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    batch_size: int,
-    seed: int,
-    epochs: int,
-    initial_epoch: int = 0,
-) -> None:
-    """``model.fit`` from epoch ``initial_epoch`` up to ``epochs``, reshuffling every epoch.
+def training_inputs(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> dict:
+    """What to pass ``model.fit`` for training on ``x`` and ``y``, reshuffled every epoch and
+    by every call to ``fit``.
 
     On TensorFlow the data go through `backend.training_batches` (no ``tf.data`` autotuning, so
     no stall at each epoch's start); elsewhere the arrays go to ``fit`` as they are.
     """
     batches = training_batches(x, y, batch_size, seed)
     if batches is None:
-        model.fit(
-            x, y, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch, verbose=0
-        )
-    else:
-        model.fit(batches, epochs=epochs, initial_epoch=initial_epoch, shuffle=False, verbose=0)
+        return {"x": x, "y": y, "batch_size": batch_size}
+    return {"x": batches, "shuffle": False}
 
 
 def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunResult:
@@ -406,9 +396,11 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
                 if affine
                 else random_shift(data.x_train, recipe.shift, rng)
             )
-            fit_epochs(model, moved, y_train, recipe.batch_size, seed + epoch, epoch + 1, epoch)
+            inputs = training_inputs(moved, y_train, recipe.batch_size, seed + epoch)
+            model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
     else:
-        fit_epochs(model, data.x_train, y_train, recipe.batch_size, seed, recipe.epochs)
+        inputs = training_inputs(data.x_train, y_train, recipe.batch_size, seed)
+        model.fit(**inputs, epochs=recipe.epochs, verbose=0)
     seconds = time.perf_counter() - start
     val = evaluate_model(model, data.x_val, data.y_val).accuracy if len(data.x_val) else None
     test = evaluate_model(model, data.x_test, data.y_test).accuracy

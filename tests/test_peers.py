@@ -1,5 +1,5 @@
 """mnist_lessons.peers: the published recipes' ports, their schedule, runs and the race table;
-and the training data path they share with the book's recipes (`speedrun.fit_epochs`)."""
+and the training data path they share with the book's recipes (`speedrun.training_inputs`)."""
 
 from __future__ import annotations
 
