@@ -1,4 +1,4 @@
-"""Command line: ``python -m mnist_lessons {data,train,predict,bench,race} --help``."""
+"""Command line: ``python -m mnist_lessons {data,train,predict,bench,race,profile} --help``."""
 
 from __future__ import annotations
 
@@ -192,6 +192,46 @@ def _cmd_race(args) -> int:
     return 0
 
 
+def _cmd_profile(args) -> int:
+    from .backend import environment_line, require_profiler
+    from .checks import check_int
+    from .data import prepare_data
+    from .profiling import profile_recipe
+    from .speedrun import RECIPE_99, RECIPE_995
+
+    recipes = {"99": RECIPE_99, "99.5": RECIPE_995}
+    # The checks `profile_recipe` runs, before MNIST is loaded.
+    require_profiler()
+    check_int("seed", args.seed, minimum=0)
+    data = prepare_data(train_limit=args.train_limit, seed=args.seed)
+    print(environment_line())
+    profile = profile_recipe(recipes[args.recipe], data, seed=args.seed)
+    print(profile.summary())
+    print(
+        "Time per training step by part of the network, each operation's own time summed over "
+        "the threads that ran it (the profiler can slow the epoch: compare shares, not times):"
+    )
+    print(profile.table())
+    if args.json:
+        record = {
+            "environment": environment_line(),
+            "recipe": args.recipe,
+            "images": profile.images,
+            "steps": profile.steps,
+            "seconds": profile.plain_seconds,
+            "profiled_seconds": profile.wall_seconds,
+            "matmul_gflops": profile.matmul_gflops,
+            "achieved_gflops": profile.achieved_gflops,
+            "parts": [
+                {"part": p.part, "forward_seconds": p.forward, "backward_seconds": p.backward}
+                for p in profile.parts
+            ],
+        }
+        Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import ARCHITECTURES, PRECISIONS
 
@@ -284,6 +324,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     race.add_argument("--json", help="also write every run's times and accuracies here")
     race.set_defaults(run=_cmd_race)
+
+    profile = commands.add_parser(
+        "profile",
+        help="where one epoch of a fast recipe's training time goes (TensorFlow's profiler)",
+    )
+    profile.add_argument(
+        "--recipe",
+        choices=["99", "99.5"],
+        default="99",
+        help="the fast-training chapter's recipe for 99 %% or for 99.5 %% (default: 99)",
+    )
+    profile.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    profile.add_argument(
+        "--train-limit", type=int, help="train on this many images (default: all 55,000)"
+    )
+    profile.add_argument("--json", help="also write the profile here")
+    profile.set_defaults(run=_cmd_profile)
     return parser
 
 

@@ -256,3 +256,123 @@ def training_batches(x, y, batch_size: int, seed: int):
     options.autotune.enabled = False
     options.experimental_optimization.apply_default_optimizations = False
     return dataset.with_options(options)
+
+
+PROFILE_BACKENDS = ("tensorflow",)
+"""The backends `op_profile` can profile."""
+
+
+def profiler_unavailable() -> str | None:
+    """Why `op_profile` cannot profile in this process, in a sentence; None if it can.
+
+    It needs TensorFlow, and counts the CPU's threads only: on a GPU the operations run on the
+    device, where it does not look.
+    """
+    if BACKEND not in PROFILE_BACKENDS:
+        return (
+            "Operation profiles need the TensorFlow backend: run with KERAS_BACKEND=tensorflow "
+            f"(this process runs Keras on {BACKEND})."
+        )
+    if gpu_available():
+        return (
+            "Operation profiles count the CPU's threads only, and this process trains on a GPU: "
+            "use TensorFlow's profiler in TensorBoard there."
+        )
+    return None
+
+
+def require_profiler() -> None:
+    """Raises `BackendError` with `profiler_unavailable`'s reason, if there is one."""
+    reason = profiler_unavailable()
+    if reason is not None:
+        raise BackendError(reason)
+
+
+def op_profile(run) -> tuple[dict[str, tuple[float, int]], float, float]:
+    """Runs ``run()`` under TensorFlow's profiler and sums the time each graph operation took.
+
+    Every operation's *self* time is counted (its own span less the operations nested inside it),
+    summed over its calls and over the threads that ran it, so the figures add up without counting
+    anything twice; on two cores the sum can exceed the wall time.
+
+    Args:
+        run: a function of no arguments, e.g. one that calls ``model.fit``.
+
+    Returns:
+        ``(ops, tracing, executor)``: ``ops`` maps each operation's node name (with the prefix
+        that Keras's multi-step loop adds removed, then ``":"`` and its kernel, e.g.
+        ``"gradient_tape/net/conv1/convolution/Conv2DBackpropFilter:_MklNativeConv2DBackpropFilter"``)
+        to its seconds and calls, including the input pipeline's (names starting
+        ``"Iterator::"``); ``tracing`` is the seconds spent building ``tf.function`` graphs;
+        ``executor`` is TensorFlow's scheduling of the operations, between and around them.
+
+    Raises:
+        BackendError: where `profiler_unavailable` gives a reason (not TensorFlow, or a GPU).
+    """
+    require_profiler()
+    import re
+    import tempfile
+
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    with tempfile.TemporaryDirectory(prefix="mnist-lessons-profile-") as folder:
+        tf.profiler.experimental.start(folder, tf.profiler.experimental.ProfilerOptions())
+        try:
+            run()
+        finally:
+            tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        (path,) = Path(folder).rglob("*.xplane.pb")
+        space.ParseFromString(path.read_bytes())
+
+    # Keras runs several steps per call inside a loop; its nodes carry the loop's scopes.
+    loop_prefix = re.compile(
+        r"^(?:while/body/_\d+/)?(?:while/cond/then/_\d+/)?"
+        r"(?:while/cond/)?(?:StatefulPartitionedCall/)?"
+    )
+    ops: dict[str, list] = {}
+    tracing = executor = 0.0
+    for plane in space.planes:
+        if plane.name != "/host:CPU":
+            continue
+        names = plane.event_metadata
+        for line in plane.lines:
+            if not line.name.startswith(("tf_Compute", "tf_data")):
+                # A Python thread (named after the program: python, pytest, ipykernel…). Tracing
+                # one function can trace others inside it: count the outermost spans.
+                spans = sorted(
+                    (e.offset_ps, e.offset_ps + e.duration_ps)
+                    for e in line.events
+                    if names[e.metadata_id].name == "tf.function-graph_building"
+                )
+                reached = -1
+                for begin, end in spans:
+                    if begin >= reached:
+                        tracing += (end - begin) / 1e12
+                        reached = end
+                    elif end > reached:
+                        tracing += (end - reached) / 1e12
+                        reached = end
+                continue
+            # Events on a thread nest; each one's self time is its span less its children's.
+            events = sorted(line.events, key=lambda e: (e.offset_ps, -e.duration_ps))
+            own = [e.duration_ps for e in events]
+            open_events: list[tuple[int, int]] = []  # (end, index)
+            for i, event in enumerate(events):
+                while open_events and open_events[-1][0] <= event.offset_ps:
+                    open_events.pop()
+                if open_events:
+                    own[open_events[-1][1]] -= event.duration_ps
+                open_events.append((event.offset_ps + event.duration_ps, i))
+            for event, self_ps in zip(events, own, strict=True):
+                name = names[event.metadata_id].name
+                if name.startswith("ExecutorState::"):
+                    executor += self_ps / 1e12
+                    continue
+                if name.startswith("ThreadpoolListener::"):
+                    continue
+                total = ops.setdefault(loop_prefix.sub("", name), [0.0, 0])
+                total[0] += self_ps / 1e12
+                total[1] += 1
+    return {name: (seconds, calls) for name, (seconds, calls) in ops.items()}, tracing, executor

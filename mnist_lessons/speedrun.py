@@ -287,7 +287,7 @@ class SpeedrunResult:
     val_accuracy: float | None
 
 
-def _compiled_model(recipe: Recipe, images: int, seed: int) -> keras.Sequential:
+def compiled_model(recipe: Recipe, images: int, seed: int) -> keras.Sequential:
     """``recipe``'s network, seeded and compiled for ``recipe.epochs`` passes over ``images``."""
     check_int("epochs", recipe.epochs, minimum=1)
     check_int("batch_size", recipe.batch_size, minimum=1)
@@ -340,7 +340,7 @@ def seconds_per_step(recipe: Recipe, data: PreparedData, steps: int = 96, seed: 
         Seconds per step, for a batch of ``recipe.batch_size`` images.
     """
     check_int("steps", steps, minimum=2 * DEFAULT_STEPS_PER_EXECUTION)
-    model = _compiled_model(recipe, steps * recipe.batch_size, seed)
+    model = compiled_model(recipe, steps * recipe.batch_size, seed)
     chosen = np.arange(steps * recipe.batch_size) % len(data.x_train)
     clock = _StepClock()
     model.fit(
@@ -369,6 +369,32 @@ def training_inputs(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) ->
     return {"x": batches, "shuffle": False}
 
 
+def fit_recipe(model: keras.Model, recipe: Recipe, data: PreparedData, seed: int, epochs: int):
+    """Trains ``model``, compiled for ``recipe``, for ``epochs`` passes over ``data.x_train``, the
+    way `run_recipe` does: with the recipe's augmentation drawn afresh for every epoch.
+
+    Everything this does counts as training time: the augmentation, the input pipeline, the
+    graph tracing of the first call to ``fit``.
+    """
+    y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
+    affine = bool(recipe.rotation or recipe.zoom)
+    if not (affine or recipe.shift):
+        inputs = training_inputs(data.x_train, y_train, recipe.batch_size, seed)
+        model.fit(**inputs, epochs=epochs, verbose=0)
+        return
+    # Each epoch sees every image moved by a fresh random amount; the training function is traced
+    # once and reused across these calls.
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        moved = (
+            random_affine(data.x_train, rng, recipe.rotation, recipe.zoom, recipe.shift)
+            if affine
+            else random_shift(data.x_train, recipe.shift, rng)
+        )
+        inputs = training_inputs(moved, y_train, recipe.batch_size, seed + epoch)
+        model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+
+
 def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunResult:
     """Trains ``recipe`` once on ``data.x_train`` and scores it on the test set afterwards.
 
@@ -382,25 +408,9 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
     """
     if data.y_train.ndim != 1:
         raise ValueError("run_recipe needs sparse labels: prepare_data(..., one_hot=False)")
-    model = _compiled_model(recipe, len(data.x_train), seed)
-    y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
+    model = compiled_model(recipe, len(data.x_train), seed)
     start = time.perf_counter()
-    affine = bool(recipe.rotation or recipe.zoom)
-    if affine or recipe.shift:
-        # Each epoch sees every image moved by a fresh random amount; the training function is
-        # traced once and reused across these calls.
-        rng = np.random.default_rng(seed)
-        for epoch in range(recipe.epochs):
-            moved = (
-                random_affine(data.x_train, rng, recipe.rotation, recipe.zoom, recipe.shift)
-                if affine
-                else random_shift(data.x_train, recipe.shift, rng)
-            )
-            inputs = training_inputs(moved, y_train, recipe.batch_size, seed + epoch)
-            model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
-    else:
-        inputs = training_inputs(data.x_train, y_train, recipe.batch_size, seed)
-        model.fit(**inputs, epochs=recipe.epochs, verbose=0)
+    fit_recipe(model, recipe, data, seed, recipe.epochs)
     seconds = time.perf_counter() - start
     val = evaluate_model(model, data.x_val, data.y_val).accuracy if len(data.x_val) else None
     test = evaluate_model(model, data.x_test, data.y_test).accuracy

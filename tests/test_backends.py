@@ -185,3 +185,15 @@ def test_a_backend_that_is_not_installed_is_one_clear_sentence(tmp_path):
         "error: Keras is set to the jax backend, but jax is not installed: install it with "
         "`pip install jax`, or unset KERAS_BACKEND to use TensorFlow."
     )
+
+
+@pytest.mark.slow
+def test_a_profile_on_another_backend_is_one_sentence(tmp_path):
+    """The profiler is TensorFlow's: on JAX the command says so before it trains anything."""
+    done = run_python(["-m", "mnist_lessons", "profile"], backend="jax", cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.strip() == (
+        "error: Operation profiles need the TensorFlow backend: run with "
+        "KERAS_BACKEND=tensorflow (this process runs Keras on jax)."
+    )
+    assert "MNIST" not in done.stdout

@@ -112,7 +112,12 @@ MEASURED_ANSWERS = {
     "003-keras-classic-cnn": ["leak_gain"],
     "004-three-conv-three-pool": ["no_pool3_test_accuracy"],
     "comparison": ["comparison_seeds"],
-    "fast-training": ["speedrun995_min_accuracy", "speedrun_seconds", "peer_seconds_to_99"],
+    "fast-training": [
+        "speedrun995_min_accuracy",
+        "speedrun_seconds",
+        "peer_seconds_to_99",
+        "profile_matmul_share",
+    ],
     "convolution": ["mlp_params", "mlp_test_accuracy", "cnn_params", "cnn_test_accuracy"],
     "errors": ["ece_before", "ece_after", "temperature"],
 }

@@ -62,7 +62,7 @@ def in_process(args, capsys) -> tuple[int, str, str]:
     return status, out, err
 
 
-@pytest.mark.parametrize("command", ["data", "train", "predict", "bench", "race"])
+@pytest.mark.parametrize("command", ["data", "train", "predict", "bench", "race", "profile"])
 def test_help(command, capsys):
     status, out, _ = in_process([command, "--help"], capsys)
     assert status == 0
@@ -301,7 +301,6 @@ def test_train_then_predict_end_to_end(tmp_path, mnist):
     assert "broken.png: error: Cannot read" in done.stderr
 
 
-@pytest.mark.slow
 def run_writing_json(tmp_path: Path, command: str, *args: str):
     """Runs ``command`` on 2,000 training images with ``--json`` into ``tmp_path``; returns the
     finished process and the JSON it wrote, after checking that it succeeded."""
@@ -311,6 +310,7 @@ def run_writing_json(tmp_path: Path, command: str, *args: str):
     return done, json.loads(target.read_text())
 
 
+@pytest.mark.slow
 def test_bench_writes_json_records(tmp_path):
     done, (record,) = run_writing_json(
         tmp_path, "bench", "--arch", "three_conv_three_pool", "--epochs", "2"

@@ -22,7 +22,17 @@ from chapters import chapters  # noqa: E402
 
 CHAPTERS = chapters()
 ARCHITECTURE_CHAPTERS = [p for p in CHAPTERS if p.stem[:3].isdigit()]
-QUICK = {"epochs": 1, "train_limit": 2000, "seed": 0, "comparison_seeds": 2}
+# Small settings that still run every cell: one epoch on 2,000 images, and the fewest seeds each
+# loop of runs needs (two wherever a spread over seeds is computed).
+QUICK = {
+    "epochs": 1,
+    "train_limit": 2000,
+    "seed": 0,
+    "comparison_seeds": 2,
+    "seeds": 2,
+    "seeds_995": 1,
+    "ablation_seeds": 2,
+}
 STANDARD = {"epochs", "batch_size", "train_limit", "seed"}
 CHECKS = ("check_parameters(", "writeup_settings(", "run_writeup(")
 MAX_SHARED_LINES = 40
