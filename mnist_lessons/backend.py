@@ -288,7 +288,7 @@ def require_profiler() -> None:
         raise BackendError(reason)
 
 
-def op_profile(run) -> tuple[dict[str, tuple[float, int]], float, float]:
+def op_profile(run) -> tuple[dict[str, float], float, float]:
     """Runs ``run()`` under TensorFlow's profiler and sums the time each graph operation took.
 
     Every operation's *self* time is counted (its own span less the operations nested inside it),
@@ -302,7 +302,7 @@ def op_profile(run) -> tuple[dict[str, tuple[float, int]], float, float]:
         ``(ops, tracing, executor)``: ``ops`` maps each operation's node name (with the prefix
         that Keras's multi-step loop adds removed, then ``":"`` and its kernel, e.g.
         ``"gradient_tape/net/conv1/convolution/Conv2DBackpropFilter:_MklNativeConv2DBackpropFilter"``)
-        to its seconds and calls, including the input pipeline's (names starting
+        to its seconds, including the input pipeline's (names starting
         ``"Iterator::"``); ``tracing`` is the seconds spent building ``tf.function`` graphs;
         ``executor`` is TensorFlow's scheduling of the operations, between and around them.
 
@@ -331,7 +331,7 @@ def op_profile(run) -> tuple[dict[str, tuple[float, int]], float, float]:
         r"^(?:while/body/_\d+/)?(?:while/cond/then/_\d+/)?"
         r"(?:while/cond/)?(?:StatefulPartitionedCall/)?"
     )
-    ops: dict[str, list] = {}
+    ops: dict[str, float] = {}
     tracing = executor = 0.0
     for plane in space.planes:
         if plane.name != "/host:CPU":
@@ -346,14 +346,10 @@ def op_profile(run) -> tuple[dict[str, tuple[float, int]], float, float]:
                     for e in line.events
                     if names[e.metadata_id].name == "tf.function-graph_building"
                 )
-                reached = -1
+                reached = 0
                 for begin, end in spans:
-                    if begin >= reached:
-                        tracing += (end - begin) / 1e12
-                        reached = end
-                    elif end > reached:
-                        tracing += (end - reached) / 1e12
-                        reached = end
+                    tracing += max(0, end - max(begin, reached)) / 1e12
+                    reached = max(reached, end)
                 continue
             # Events on a thread nest; each one's self time is its span less its children's.
             events = sorted(line.events, key=lambda e: (e.offset_ps, -e.duration_ps))
@@ -372,7 +368,6 @@ def op_profile(run) -> tuple[dict[str, tuple[float, int]], float, float]:
                     continue
                 if name.startswith("ThreadpoolListener::"):
                     continue
-                total = ops.setdefault(loop_prefix.sub("", name), [0.0, 0])
-                total[0] += self_ps / 1e12
-                total[1] += 1
-    return {name: (seconds, calls) for name, (seconds, calls) in ops.items()}, tracing, executor
+                op = loop_prefix.sub("", name)
+                ops[op] = ops.get(op, 0.0) + self_ps / 1e12
+    return ops, tracing, executor

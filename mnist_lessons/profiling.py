@@ -18,9 +18,10 @@ import re
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from .backend import matmul_gflops, op_profile, require_profiler
-from .bench import forward_flops
-from .data import PreparedData
+from .data import NUM_CLASSES, PreparedData
 from .models import layer_flops
 from .speedrun import Recipe, compiled_model, fit_recipe
 from .tables import MarkdownTable, markdown_table
@@ -64,7 +65,7 @@ def part_of(
     if re.match(rf"{re.escape(optimizer_name)}/", name):
         return OPTIMIZER, "forward"
     if name.startswith("compile_loss/"):
-        return LOSS, direction
+        return LOSS, "forward"
     if "Iterator" in name or "CapturedFunction" in name or name.startswith("GatherV2"):
         return INPUT, "forward"
     return OTHER, "forward"
@@ -98,7 +99,6 @@ class EpochProfile:
         plain_seconds: the same epoch's wall time without the profiler (a fresh network with the
             same seed, trained just before), tracing included.
         parts: the network's layers in order, then `OVERHEAD_PARTS`.
-        forward_flops: one image's forward pass, in floating-point operations.
         matmul_gflops: the machine's matrix-product rate measured just before, in GFLOP/s.
     """
 
@@ -108,8 +108,13 @@ class EpochProfile:
     wall_seconds: float
     plain_seconds: float
     parts: tuple[PartTime, ...]
-    forward_flops: int
     matmul_gflops: float
+
+    @property
+    def forward_flops(self) -> int:
+        """One image's forward pass through the convolutions and dense layers, in floating-point
+        operations."""
+        return sum(p.flops_per_image for p in self.parts)
 
     @property
     def counted_seconds(self) -> float:
@@ -149,9 +154,9 @@ class EpochProfile:
         and for convolutions and dense layers the arithmetic rate of their forward kernel (the
         convolution or matrix product alone)."""
         total = self.counted_seconds
+        per_step = 1e3 / self.steps
         rows = []
         for p in self.parts:
-            per_step = 1e3 / self.steps
             rate = self.kernel_gflops(p.part)
             rows.append(
                 [
@@ -162,7 +167,7 @@ class EpochProfile:
                     "" if rate is None else f"{rate:.0f}",
                 ]
             )
-        rows.append(["all counted", f"{total * 1e3 / self.steps:.2f}", "", "100%", ""])
+        rows.append(["all counted", f"{total * per_step:.2f}", "", "100%", ""])
         header = ["part", "forward ms/step", "backward ms/step", "share", "forward GFLOP/s"]
         return markdown_table(header, rows, "lrrrr")
 
@@ -195,9 +200,10 @@ def profile_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> EpochPr
     if data.y_train.ndim != 1:
         raise ValueError("profile_recipe needs sparse labels: prepare_data(..., one_hot=False)")
     rate = matmul_gflops()
+    y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
     plain = compiled_model(recipe, len(data.x_train), seed)
     started = time.perf_counter()
-    fit_recipe(plain, recipe, data, seed, 1)
+    fit_recipe(plain, recipe, data.x_train, y_train, seed, 1)
     plain_seconds = time.perf_counter() - started
     model = compiled_model(recipe, len(data.x_train), seed)
     layers = [layer.name for layer in model.layers]
@@ -206,16 +212,16 @@ def profile_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> EpochPr
 
     def epoch():
         started = time.perf_counter()
-        fit_recipe(model, recipe, data, seed, 1)
+        fit_recipe(model, recipe, data.x_train, y_train, seed, 1)
         wall.append(time.perf_counter() - started)
 
     ops, tracing, executor = op_profile(epoch)
     forward = dict.fromkeys([*layers, *OVERHEAD_PARTS], 0.0)
     backward = dict.fromkeys(layers, 0.0)
     kernels = dict.fromkeys(layers, 0.0)
-    for name, (seconds, _) in ops.items():
+    for name, seconds in ops.items():
         part, direction = part_of(name, model.name, layers, model.optimizer.name)
-        (backward if direction == "backward" and part in backward else forward)[part] += seconds
+        (backward if direction == "backward" else forward)[part] += seconds
         arithmetic = re.search(r"Conv2D|MatMul", name.rpartition(":")[2])
         if direction == "forward" and part in kernels and arithmetic:
             kernels[part] += seconds
@@ -235,6 +241,5 @@ def profile_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> EpochPr
         wall_seconds=wall[0],
         plain_seconds=plain_seconds,
         parts=parts,
-        forward_flops=forward_flops(model),
         matmul_gflops=rate,
     )

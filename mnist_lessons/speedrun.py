@@ -369,17 +369,24 @@ def training_inputs(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) ->
     return {"x": batches, "shuffle": False}
 
 
-def fit_recipe(model: keras.Model, recipe: Recipe, data: PreparedData, seed: int, epochs: int):
-    """Trains ``model``, compiled for ``recipe``, for ``epochs`` passes over ``data.x_train``, the
-    way `run_recipe` does: with the recipe's augmentation drawn afresh for every epoch.
+def fit_recipe(
+    model: keras.Model,
+    recipe: Recipe,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    seed: int,
+    epochs: int,
+) -> None:
+    """Trains ``model``, compiled for ``recipe``, for ``epochs`` passes over ``x_train`` and its
+    one-hot labels ``y_train``, the way `run_recipe` does: with the recipe's augmentation drawn
+    afresh for every epoch.
 
     Everything this does counts as training time: the augmentation, the input pipeline, the
     graph tracing of the first call to ``fit``.
     """
-    y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
     affine = bool(recipe.rotation or recipe.zoom)
     if not (affine or recipe.shift):
-        inputs = training_inputs(data.x_train, y_train, recipe.batch_size, seed)
+        inputs = training_inputs(x_train, y_train, recipe.batch_size, seed)
         model.fit(**inputs, epochs=epochs, verbose=0)
         return
     # Each epoch sees every image moved by a fresh random amount; the training function is traced
@@ -387,9 +394,9 @@ def fit_recipe(model: keras.Model, recipe: Recipe, data: PreparedData, seed: int
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
         moved = (
-            random_affine(data.x_train, rng, recipe.rotation, recipe.zoom, recipe.shift)
+            random_affine(x_train, rng, recipe.rotation, recipe.zoom, recipe.shift)
             if affine
-            else random_shift(data.x_train, recipe.shift, rng)
+            else random_shift(x_train, recipe.shift, rng)
         )
         inputs = training_inputs(moved, y_train, recipe.batch_size, seed + epoch)
         model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
@@ -409,8 +416,9 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
     if data.y_train.ndim != 1:
         raise ValueError("run_recipe needs sparse labels: prepare_data(..., one_hot=False)")
     model = compiled_model(recipe, len(data.x_train), seed)
+    y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
     start = time.perf_counter()
-    fit_recipe(model, recipe, data, seed, recipe.epochs)
+    fit_recipe(model, recipe, data.x_train, y_train, seed, recipe.epochs)
     seconds = time.perf_counter() - start
     val = evaluate_model(model, data.x_val, data.y_val).accuracy if len(data.x_val) else None
     test = evaluate_model(model, data.x_test, data.y_test).accuracy
