@@ -47,7 +47,11 @@ class Recipe:
         dropout: dropout rate before the output layer.
         second_pool: pool after the second convolution (faster, fewer features for the head).
         batch_norm: batch-normalise each convolution's output; without it each convolution has a
-            bias and the network must train at a lower learning rate, but each step is cheaper.
+            bias and a ReLU, and the network must train at a lower learning rate.
+        norm_after_pool: with ``batch_norm``, pool each convolution's map before normalising it
+            (convolution, pooling, batch normalisation, ReLU), so that the normalisation and the
+            ReLU see a quarter of the values (a sixteenth after a stride-1 first layer); False
+            for the usual order (convolution, batch normalisation, ReLU, pooling).
         first_kernel: the first convolution's kernel size (5: a 5×5 window).
         first_stride: the first convolution's stride, 1 or 2. The first pooling then pools
             ``4 // first_stride`` pixels, so that the second convolution always sees a 7×7 map.
@@ -72,6 +76,7 @@ class Recipe:
     first_kernel: int = 5
     first_stride: int = 2
     schedule: str = "one_cycle"
+    norm_after_pool: bool = True
 
     def changed(self, **changes) -> Recipe:
         """A copy of this recipe with the given fields changed, e.g. ``changed(epochs=1)``."""
@@ -103,8 +108,19 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def _conv_block(filters: int, size: int, strides: int, padding: str, index: int, norm: bool):
+def _conv_block(
+    filters: int,
+    size: int,
+    strides: int,
+    padding: str,
+    index: int,
+    recipe: Recipe,
+    pool: int = 0,
+) -> list:
+    """A convolution and what follows it in ``recipe``'s order, pooled over ``pool`` pixels
+    (0 for no pooling)."""
     # With batch normalisation the convolution needs no bias, and the ReLU follows the norm.
+    norm = recipe.batch_norm
     conv = layers.Conv2D(
         filters,
         size,
@@ -114,9 +130,13 @@ def _conv_block(filters: int, size: int, strides: int, padding: str, index: int,
         activation=None if norm else "relu",
         name=f"conv{index}",
     )
+    pooling = [layers.MaxPooling2D(pool, name=f"pool{index}")] if pool else []
     if not norm:
-        return [conv]
-    return [conv, layers.BatchNormalization(name=f"bn{index}"), layers.ReLU(name=f"relu{index}")]
+        return [conv, *pooling]
+    normalise = [layers.BatchNormalization(name=f"bn{index}"), layers.ReLU(name=f"relu{index}")]
+    if recipe.norm_after_pool:
+        return [conv, *pooling, *normalise]
+    return [conv, *normalise, *pooling]
 
 
 FIRST_STRIDES = (1, 2)
@@ -124,14 +144,18 @@ FIRST_STRIDES = (1, 2)
 
 
 def build_fast_model(recipe: Recipe) -> keras.Sequential:
-    """A 5×5 stride-2 convolution, a 3×3 convolution, each followed by a ReLU and pooled.
+    """A 5×5 stride-2 convolution, a 3×3 convolution, each pooled and followed by a ReLU.
 
     The stride-2 first layer computes its 5×5 window at every second position only, so its output
     map, 14×14, has a quarter of the values a stride-1 layer would produce; the window is wider
     than the stride, so every input pixel still reaches the layer. `layer_cost` counts the
     difference. With ``recipe.first_stride=1`` the first pooling is 4×4 instead of 2×2, so the
     rest of the network is unchanged. With ``recipe.batch_norm`` each convolution is
-    batch-normalised, which lets the network train at a high learning rate from the first step.
+    batch-normalised, which lets the network train at a high learning rate from the first step;
+    by default (``recipe.norm_after_pool``) the pooled map is normalised, not the full one. Max
+    pooling takes the same maxima before a ReLU as after it (the ReLU never changes which value is
+    largest), and normalising with a positive scale does not change them either; what changes is
+    that the batch's statistics are taken over the maxima.
     """
     check_int("first_kernel", recipe.first_kernel, minimum=1)
     check_int(
@@ -140,13 +164,18 @@ def build_fast_model(recipe: Recipe) -> keras.Sequential:
     first, second = recipe.widths
     model_layers = [
         keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image"),
-        *_conv_block(first, recipe.first_kernel, recipe.first_stride, "same", 1, recipe.batch_norm),
-        layers.MaxPooling2D(4 // recipe.first_stride, name="pool1"),
-        *_conv_block(second, 3, 1, "valid", 2, recipe.batch_norm),
+        *_conv_block(
+            first,
+            recipe.first_kernel,
+            recipe.first_stride,
+            "same",
+            1,
+            recipe,
+            pool=4 // recipe.first_stride,
+        ),
+        *_conv_block(second, 3, 1, "valid", 2, recipe, pool=2 if recipe.second_pool else 0),
+        layers.Flatten(name="flatten"),
     ]
-    if recipe.second_pool:
-        model_layers.append(layers.MaxPooling2D(2, name="pool2"))
-    model_layers.append(layers.Flatten(name="flatten"))
     if recipe.dense:
         model_layers.append(layers.Dense(recipe.dense, activation="relu", name="dense"))
     if recipe.dropout:
@@ -445,9 +474,11 @@ RECIPE_995 = Recipe(
 def without_each_ingredient(recipe: Recipe, skip: Collection[str] = ()) -> dict[str, Recipe]:
     """The 99 % recipe with each of its ingredients removed in turn, by what was removed.
 
-    Each copy is named after its change (``no_batch_norm``, ``constant_rate``, ``first_3x3``)
-    and keeps every other setting of ``recipe``, including any epochs or batch size changed for a
-    short run. Removing the one-cycle schedule means Adam at its default constant rate, 0.001.
+    Each copy is named after its change (``no_batch_norm``, ``constant_rate``, ``norm_first``,
+    ``first_3x3``) and keeps every other setting of ``recipe``, including any epochs or batch size
+    changed for a short run. Removing the one-cycle schedule means Adam at its default constant
+    rate, 0.001; removing the pooling before normalisation means the usual order (convolution,
+    batch normalisation, ReLU, pooling).
     The copies whose names are in ``skip`` are left out.
     """
     changes = {
@@ -456,6 +487,9 @@ def without_each_ingredient(recipe: Recipe, skip: Collection[str] = ()) -> dict[
         ),
         "one-cycle schedule (constant 0.001)": recipe.changed(
             name="constant_rate", schedule="constant", peak_learning_rate=0.001
+        ),
+        "normalising after pooling (before it)": recipe.changed(
+            name="norm_first", norm_after_pool=False
         ),
         "5×5 stride-2 first layer (3×3 stride 1)": recipe.changed(
             name="first_3x3", first_kernel=3, first_stride=1

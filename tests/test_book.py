@@ -117,6 +117,7 @@ MEASURED_ANSWERS = {
         "speedrun_seconds",
         "peer_seconds_to_99",
         "profile_matmul_share",
+        "norm_first_step_ratio",
     ],
     "convolution": ["mlp_params", "mlp_test_accuracy", "cnn_params", "cnn_test_accuracy"],
     "errors": ["ece_before", "ece_after", "temperature"],

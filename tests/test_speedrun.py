@@ -207,6 +207,32 @@ def test_layer_cost_counts_the_first_layer_from_its_shapes():
         layer_cost(build_fast_model(RECIPE_99), "pool1")
 
 
+def test_the_recipe_normalises_the_pooled_map_and_the_usual_order_normalises_the_full_one():
+    def order(recipe):
+        return [layer.name for layer in build_fast_model(recipe).layers]
+
+    assert order(RECIPE_99) == [
+        "conv1", "pool1", "bn1", "relu1", "conv2", "pool2", "bn2", "relu2", "flatten", "digit"
+    ]  # fmt: skip
+    assert order(RECIPE_99.changed(norm_after_pool=False)) == [
+        "conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2", "flatten", "digit"
+    ]  # fmt: skip
+    # The norm sees the pooled 7×7 map: a quarter of the first convolution's 14×14 values.
+    model = build_fast_model(RECIPE_99)
+    assert tuple(model.get_layer("bn1").input.shape) == (None, 7, 7, 32)
+    assert tuple(model.get_layer("bn2").input.shape) == (None, 2, 2, 64)
+    # Same weights either way, and without batch normalisation the order does not apply.
+    assert (
+        model.count_params()
+        == build_fast_model(RECIPE_99.changed(norm_after_pool=False)).count_params()
+    )
+    plain = Recipe("plain", batch_norm=False)
+    assert order(plain) == order(plain.changed(norm_after_pool=False))
+    assert order(plain) == ["conv1", "pool1", "conv2", "pool2", "flatten", "digit"]
+    # Without a second pooling, the second convolution is normalised as it is.
+    assert order(RECIPE_99.changed(second_pool=False))[4:8] == ["conv2", "bn2", "relu2", "flatten"]
+
+
 def test_a_stride_one_first_layer_pools_more_so_the_rest_is_unchanged():
     strided = build_fast_model(RECIPE_99)
     plain = build_fast_model(RECIPE_99.changed(first_kernel=3, first_stride=1))
@@ -222,7 +248,7 @@ def test_a_stride_one_first_layer_pools_more_so_the_rest_is_unchanged():
 def test_without_each_ingredient_changes_one_thing_each():
     changes = without_each_ingredient(RECIPE_99.changed(epochs=1))
     names = [r.name for r in changes.values()]
-    assert names == ["no_batch_norm", "constant_rate", "first_3x3"]
+    assert names == ["no_batch_norm", "constant_rate", "norm_first", "first_3x3"]
     differences = [
         {k for k, v in vars(r).items() if v != getattr(RECIPE_99, k)} - {"name", "epochs"}
         for r in changes.values()
@@ -230,6 +256,7 @@ def test_without_each_ingredient_changes_one_thing_each():
     assert differences == [
         {"batch_norm"},
         {"schedule", "peak_learning_rate"},
+        {"norm_after_pool"},
         {"first_kernel", "first_stride"},
     ]
     assert all(r.epochs == 1 for r in changes.values())
