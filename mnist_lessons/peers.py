@@ -32,7 +32,7 @@ import numpy as np
 
 from .backend import keras
 from .checks import ParameterError, check_choice, check_int
-from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData
+from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData, encode_labels
 from .evaluate import evaluate_model
 from .speedrun import (
     RECIPE_99,
@@ -340,7 +340,7 @@ def run_peer(
         metrics=["accuracy"],
         steps_per_execution=DEFAULT_STEPS_PER_EXECUTION,
     )
-    y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
+    y_train = encode_labels(data.y_train, one_hot=True)
     seconds, accuracies = [], []
     start = time.perf_counter()
     # Built once and reshuffled by every call to fit, not rebuilt (and the images copied) per epoch.

@@ -18,10 +18,8 @@ import re
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from .backend import matmul_gflops, op_profile, require_profiler
-from .data import NUM_CLASSES, PreparedData
+from .data import PreparedData, encode_labels
 from .models import layer_flops
 from .speedrun import Recipe, compiled_model, fit_recipe
 from .tables import MarkdownTable, markdown_table
@@ -200,7 +198,7 @@ def profile_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> EpochPr
     if data.y_train.ndim != 1:
         raise ValueError("profile_recipe needs sparse labels: prepare_data(..., one_hot=False)")
     rate = matmul_gflops()
-    y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
+    y_train = encode_labels(data.y_train, one_hot=True)
     plain = compiled_model(recipe, len(data.x_train), seed)
     started = time.perf_counter()
     fit_recipe(plain, recipe, data.x_train, y_train, seed, 1)

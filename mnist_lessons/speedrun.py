@@ -19,7 +19,7 @@ import numpy as np
 
 from .backend import keras, training_batches
 from .checks import check_choice, check_int
-from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData
+from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData, encode_labels
 from .evaluate import compare_accuracy, evaluate_model
 from .models import layer_flops
 from .tables import MarkdownTable, markdown_table
@@ -374,7 +374,7 @@ def seconds_per_step(recipe: Recipe, data: PreparedData, steps: int = 96, seed: 
     clock = _StepClock()
     model.fit(
         data.x_train[chosen],
-        np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train[chosen]],
+        encode_labels(data.y_train[chosen], one_hot=True),
         batch_size=recipe.batch_size,
         epochs=1,
         shuffle=False,
@@ -445,7 +445,7 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
     if data.y_train.ndim != 1:
         raise ValueError("run_recipe needs sparse labels: prepare_data(..., one_hot=False)")
     model = compiled_model(recipe, len(data.x_train), seed)
-    y_train = np.eye(NUM_CLASSES, dtype=np.float32)[data.y_train]
+    y_train = encode_labels(data.y_train, one_hot=True)
     start = time.perf_counter()
     fit_recipe(model, recipe, data.x_train, y_train, seed, recipe.epochs)
     seconds = time.perf_counter() - start
