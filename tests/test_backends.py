@@ -1,6 +1,7 @@
 """The library and the chapters on Keras's three backends: TensorFlow (the default), JAX, PyTorch.
 
-Every chapter runs unchanged at small settings with ``KERAS_BACKEND`` set to JAX and to PyTorch;
+Every chapter runs unchanged at small settings with ``KERAS_BACKEND`` set to JAX and to PyTorch
+(each chapter on one of the two, alternating, unless ``MNIST_LESSONS_EVERY_BACKEND=1``);
 the 99 % recipe reaches the same accuracy on each backend as on TensorFlow, within the spread
 over seeds; and TensorFlow and PyTorch can be imported in either order beside Keras's torch
 backend. Each backend runs in its own process (a Jupyter kernel or a subprocess): Keras picks its
@@ -59,9 +60,27 @@ def run_python(
     )
 
 
+def chapter_backends(every: bool) -> list[tuple[str, Path]]:
+    """Which chapter runs on which backend: each on JAX and on PyTorch if ``every``, else each on
+    one of them, alternating down the table of contents (JAX first)."""
+    if every:
+        return [(backend, path) for path in CHAPTERS for backend in OTHER_BACKENDS]
+    return [(OTHER_BACKENDS[i % len(OTHER_BACKENDS)], path) for i, path in enumerate(CHAPTERS)]
+
+
+# `make test` (hence .ci/run) runs every chapter once on TensorFlow under nbval, once on Colab's
+# TensorFlow, and once on JAX or PyTorch, alternating, so that the whole suite fits CI's time; the
+# GitHub workflow's backend jobs, one machine per backend, set MNIST_LESSONS_EVERY_BACKEND=1 and run
+# every chapter on their backend.
+EVERY_BACKEND = os.environ.get("MNIST_LESSONS_EVERY_BACKEND") == "1"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", OTHER_BACKENDS)
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    ("backend", "path"),
+    chapter_backends(EVERY_BACKEND),
+    ids=lambda value: value.stem if isinstance(value, Path) else value,
+)
 def test_chapter_runs_unchanged_on(backend, path, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", backend)
     declared = declared_parameters(path)

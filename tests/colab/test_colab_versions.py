@@ -22,12 +22,20 @@ import papermill
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
-from tests.test_notebooks import CHAPTERS, QUICK, declared_parameters, execute
+from tests.test_notebooks import (
+    ARCHITECTURE_CHAPTERS,
+    CHAPTERS,
+    QUICK,
+    declared_parameters,
+    execute,
+    outputs_text,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements-colab.txt"
 KERNEL = "mnist-colab"
-RESULTS = ROOT / "book" / "results"
+# What a documented run writes: the chapters' results, and the drawing page's exported model.
+COMMITTED = (ROOT / "book" / "results", ROOT / "book" / "_static")
 # The packages whose versions the chapters' readers meet in Colab, by import name.
 MODULES = {
     "tensorflow": "tensorflow",
@@ -60,14 +68,15 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 def committed_results() -> dict[Path, bytes]:
-    return {p: p.read_bytes() for p in sorted(RESULTS.glob("*")) if p.is_file()}
+    return {p: p.read_bytes() for d in COMMITTED for p in sorted(d.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
 def results_untouched(monkeypatch, tmp_path):
     """Chapters save results into a temporary folder (the variable the root conftest.py sets for
-    the main run, which --noconftest leaves out here); afterwards book/results must be as it was,
-    and is put back if not, so that this stage never leaves the working tree changed."""
+    the main run, which --noconftest leaves out here); afterwards book/results and book/_static
+    must be as they were, and are put back if not, so that this stage never leaves the working
+    tree changed."""
     monkeypatch.setenv("MNIST_LESSONS_RESULTS_DIR", str(tmp_path / "results"))
     before = committed_results()
     yield
@@ -77,7 +86,7 @@ def results_untouched(monkeypatch, tmp_path):
     for path, content in before.items():
         if after.get(path) != content:
             path.write_bytes(content)
-    assert after == before, "the chapter changed book/results"
+    assert after == before, "a quick run changed book/results or book/_static"
 
 
 def test_this_environment_has_colabs_versions():
@@ -125,3 +134,7 @@ def test_chapter_runs_on_colabs_versions(path, tmp_path, results_untouched):
     assert not errors
     stderr = [o.text for o in outputs if o.get("name") == "stderr"]
     assert not stderr, "stderr output in the chapter:\n" + "".join(stderr)
+    if path in ARCHITECTURE_CHAPTERS:
+        text = outputs_text(notebook)
+        assert "not saved: this run differs from the documented one" in text
+        assert "train_limit 2000 instead of every image" in text
