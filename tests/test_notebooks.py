@@ -5,11 +5,11 @@ architecture chapters share) are quick. The bad values a reader can type are uni
 checking helper (tests/test_chapter.py); here one chapter shows that such a value stops in the
 cell that checks it, and another that injected parameters are honoured.
 
-Every chapter runs under papermill at the small settings below three times in CI, and at its
-documented settings once: on TensorFlow in the Colab stage (tests/colab, Colab's package
-versions, which also checks that a quick run saves nothing and changes no committed file), on
-JAX and PyTorch in tests/test_backends.py, and at the documented settings under nbval, in this
-environment's TensorFlow.
+In `make test`, every chapter runs under papermill at the small settings below on TensorFlow in
+the Colab stage (tests/colab, Colab's package versions, which also checks that a quick run saves
+nothing and changes no committed file), and at its documented settings under nbval, in this
+environment's TensorFlow; four of them also run at the small settings on JAX or PyTorch
+(tests/test_backends.py; every chapter on both with MNIST_LESSONS_EVERY_BACKEND=1).
 """
 
 from __future__ import annotations
