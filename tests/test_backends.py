@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .test_notebooks import CHAPTERS, QUICK, declared_parameters, execute, outputs_text
+from .test_notebooks import CHAPTERS, execute_quick, outputs_text
 
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_BACKENDS = ("jax", "torch")
@@ -95,8 +95,7 @@ EVERY_BACKEND = os.environ.get("MNIST_LESSONS_EVERY_BACKEND") == "1"
 )
 def test_chapter_runs_unchanged_on(backend, path, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", backend)
-    declared = declared_parameters(path)
-    notebook = execute(path, tmp_path, **{k: v for k, v in QUICK.items() if k in declared})
+    notebook = execute_quick(path, tmp_path)
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
     assert not errors

@@ -25,9 +25,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from tests.test_notebooks import (
     ARCHITECTURE_CHAPTERS,
     CHAPTERS,
-    QUICK,
-    declared_parameters,
-    execute,
+    execute_quick,
     outputs_text,
 )
 
@@ -126,9 +124,7 @@ def test_the_kernel_runs_this_environment(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_runs_on_colabs_versions(path, tmp_path, results_untouched):
-    declared = declared_parameters(path)
-    parameters = {k: v for k, v in QUICK.items() if k in declared}
-    notebook = execute(path, tmp_path, kernel_name=KERNEL, **parameters)
+    notebook = execute_quick(path, tmp_path, kernel_name=KERNEL)
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
     assert not errors
