@@ -658,6 +658,95 @@ def target_verdict(accuracies: Sequence[float], target: float, test_images: int)
 
 
 @dataclass(frozen=True)
+class Goal:
+    """A goal the fast-training chapter sets a recipe against, and the verdict on a set of runs.
+
+    Attributes:
+        accuracy: the mean test accuracy over seeds to reach (0–1).
+        seconds: the median training time to stay within, on the machine that runs it.
+        min_seeds: the fewest seeds a verdict counts; with fewer, the verdict says so.
+        floor: if given, no seed may score below it (0–1).
+        peer_speedup: if given, the recipe's median time must be at most the fastest peer's
+            median time to ``accuracy``, measured in the same run, divided by this.
+    """
+
+    accuracy: float
+    seconds: float
+    min_seeds: int
+    floor: float | None = None
+    peer_speedup: float | None = None
+
+    def verdict(
+        self,
+        accuracies: Sequence[float],
+        median_seconds: float,
+        test_images: int,
+        peer_seconds: float | None = None,
+    ) -> str:
+        """Whether runs meet the goal, part by part, in sentences for the chapter's text.
+
+        Args:
+            accuracies: each seed's test accuracy.
+            median_seconds: the runs' median training time.
+            test_images: the size of the test set (accuracies are counted in whole images).
+            peer_seconds: the fastest peer's median time to ``accuracy`` in the same run (None if
+                no peer reached it); used only when ``peer_speedup`` is set.
+        """
+        accuracies = np.asarray(accuracies, dtype=float)
+        name = f"{self.accuracy * 100:g} %"
+        mean_met = seeds_reaching([accuracies.mean()], self.accuracy, test_images) == 1
+        parts = [f"On accuracy, {target_verdict(accuracies, self.accuracy, test_images)}."]
+        missed = [] if mean_met else [f"a mean of {name}"]
+        if self.floor is not None:
+            below = accuracies.size - seeds_reaching(accuracies, self.floor, test_images)
+            floor_name = f"{self.floor * 100:g} %"
+            if below:
+                parts.append(
+                    f"{below} of {accuracies.size} seeds {'scores' if below == 1 else 'score'} "
+                    f"below the goal's floor of {floor_name}."
+                )
+                missed.append(f"no seed below {floor_name}")
+            else:
+                parts.append(f"No seed scores below the goal's floor of {floor_name}.")
+        parts.append(f"On time, the median is {time_verdict(median_seconds, self.seconds)}.")
+        if median_seconds > self.seconds:
+            missed.append(f"a median of {self.seconds:g} seconds")
+        if self.peer_speedup is not None:
+            if peer_seconds is None:
+                parts.append(f"No peer reached {name}, so the recipe has no peer to outpace.")
+            else:
+                speedup = peer_seconds / median_seconds
+                needed = peer_seconds / self.peer_speedup
+                pace = f"It is {speedup:.2f} times as fast as the fastest peer to {name}"
+                if speedup >= self.peer_speedup:
+                    parts.append(f"{pace}, at least the {self.peer_speedup:g} times the goal asks.")
+                else:
+                    parts.append(
+                        f"{pace}; the goal of {self.peer_speedup:g} times would need a median of "
+                        f"{needed:.1f} seconds or less."
+                    )
+                    missed.append(f"{self.peer_speedup:g} times the fastest peer's speed")
+        if accuracies.size < self.min_seeds:
+            parts.append(
+                f"The goal counts at least {self.min_seeds} seeds and this run has "
+                f"{accuracies.size}, so even a verdict of met would be provisional."
+            )
+        parts.append(
+            "Goal met." if not missed else "Goal not met: it asks for " + ", ".join(missed) + "."
+        )
+        return " ".join(parts)
+
+
+GOAL_99 = Goal(accuracy=0.99, seconds=4, min_seeds=10, peer_speedup=2)
+"""The 99 % recipe's goal: a mean of 99 % over at least 10 seeds, a median of at most 4 seconds
+of training, and at least twice as fast as the fastest published recipe trained beside it."""
+
+GOAL_995 = Goal(accuracy=0.995, seconds=30, min_seeds=5, floor=0.994)
+"""The 99.5 % recipe's goal: a mean of 99.5 % over at least 5 seeds with no seed below 99.4 %, in
+a median of at most 30 seconds of training."""
+
+
+@dataclass(frozen=True)
 class LayerCost:
     """What one convolution of a built model keeps and costs, per image.
 
