@@ -323,7 +323,7 @@ def test_target_verdict_counts_the_seeds_that_reach_the_target():
 
 
 def test_goal_verdict_names_every_part_of_the_goal_that_is_missed():
-    # The committed 99.5 % run: three seeds, mean 0.9950 with one seed at 0.9946, in 92 s.
+    # The 99.5 % run committed before the goal: three seeds, mean 0.9950, lowest 0.9946, in 92 s.
     verdict = GOAL_995.verdict([0.9946, 0.9951, 0.9954], 92.4, 10_000)
     assert verdict.startswith("On accuracy, 2 of 3 seeds reach 99.5 % (the lowest, 0.9946)")
     assert "No seed scores below the goal's floor of 99.4 %." in verdict
