@@ -1,9 +1,12 @@
 """Fast-training recipes: how quickly a small CNN reaches 99 % (and 99.5 %) on MNIST.
 
-A recipe fixes the network, the batch size, the number of epochs, the learning-rate schedule, the
-augmentation and the label smoothing. `run_recipe` trains one recipe once, timing the whole of
-``model.fit`` (graph tracing included), and only then scores the test set. `ablation` trains a
-recipe with one ingredient changed at a time, over seeds, and tabulates what each change did;
+A recipe fixes the network, its arithmetic precision, the batch size, the number of epochs, the
+learning-rate schedule, the augmentation, the label smoothing and whether the test images are
+scored with test-time augmentation. `run_recipe` trains one recipe once, timing the whole of
+``model.fit`` (graph tracing included), and only then scores the test set; test-time
+augmentation, where a recipe uses it, is timed too and counted with the training. `ablation`
+trains a recipe with one ingredient changed at a time, over seeds, and tabulates what each change
+did;
 `layer_cost` counts what one layer hands on and computes, and `seconds_per_step` times a training
 step away from tracing and epoch starts.
 """
@@ -21,7 +24,7 @@ from .backend import keras, training_batches
 from .checks import check_choice, check_int
 from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData, encode_labels
 from .evaluate import compare_accuracy, evaluate_model
-from .models import layer_flops
+from .models import check_precision, default_precision, layer_flops, with_precision
 from .tables import MarkdownTable, markdown_table
 from .train import DEFAULT_STEPS_PER_EXECUTION, set_seed
 
@@ -57,6 +60,14 @@ class Recipe:
             ``4 // first_stride`` pixels, so that the second convolution always sees a 7×7 map.
         schedule: ``"one_cycle"`` (`OneCycle` up to ``peak_learning_rate``) or ``"constant"``
             (Adam at ``peak_learning_rate`` throughout).
+        precision: ``"float32"``, ``"mixed_bfloat16"`` (weights in float32, the layers'
+            arithmetic in bfloat16, the output layer in float32), or None for the machine's
+            default, `models.default_precision` (mixed bfloat16 on a CPU with bfloat16
+            instructions under TensorFlow, float32 elsewhere, GPUs included).
+        test_shifts: score each test (and validation) image by the mean of the network's
+            probabilities for it and for four copies moved by one pixel up, down, left and right
+            (`shift_averaged_probabilities`, test-time augmentation); `run_recipe` counts the
+            time this scoring of the test set takes in the run's seconds.
     """
 
     name: str
@@ -77,6 +88,8 @@ class Recipe:
     first_stride: int = 2
     schedule: str = "one_cycle"
     norm_after_pool: bool = True
+    precision: str | None = "float32"
+    test_shifts: bool = False
 
     def changed(self, **changes) -> Recipe:
         """A copy of this recipe with the given fields changed, e.g. ``changed(epochs=1)``."""
@@ -182,7 +195,16 @@ def build_fast_model(recipe: Recipe) -> keras.Sequential:
         model_layers.append(layers.Dropout(recipe.dropout, name="dropout"))
     model_layers.append(layers.Dense(NUM_CLASSES, activation="softmax", name="digit"))
     # Keras's torch backend refuses a "." in a model's name ("99.5_percent").
-    return keras.Sequential(model_layers, name="fast_" + recipe.name.replace(".", "_"))
+    model = keras.Sequential(model_layers, name="fast_" + recipe.name.replace(".", "_"))
+    precision = recipe_precision(recipe)
+    return model if precision == "float32" else with_precision(model, precision)
+
+
+def recipe_precision(recipe: Recipe) -> str:
+    """The precision ``recipe``'s network computes in on this machine (see `Recipe.precision`)."""
+    if recipe.precision is None:
+        return default_precision()
+    return check_precision(recipe.precision, "precision")
 
 
 def _image_size(images: np.ndarray) -> tuple[int, int, int]:
@@ -294,6 +316,60 @@ def random_affine(
     return keras.ops.convert_to_numpy(moved)
 
 
+TEST_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+"""The moves (down, right) in pixels of the views `shift_averaged_probabilities` averages: the
+image itself, then one pixel up, down, left and right."""
+
+
+def shift_images(images: np.ndarray, down: int, right: int) -> np.ndarray:
+    """A copy of ``images`` with every image moved ``down`` and ``right`` pixels (negative values
+    move up or left), the pixels moved in filled with zeros.
+
+    Args:
+        images: an array of shape ``(n, height, width, channels)``.
+        down: rows to move by, less than the height either way.
+        right: columns to move by, less than the width either way.
+    """
+    _, height, width = _image_size(images)
+    if abs(down) >= height or abs(right) >= width:
+        raise ValueError(
+            f"a move of ({down}, {right}) pixels leaves nothing of a {height}×{width} image"
+        )
+    moved = np.zeros_like(images)
+    moved[:, max(down, 0) : height + min(down, 0), max(right, 0) : width + min(right, 0)] = images[
+        :, max(-down, 0) : height + min(-down, 0), max(-right, 0) : width + min(-right, 0)
+    ]
+    return moved
+
+
+def shift_averaged_probabilities(
+    model: keras.Model, images: np.ndarray, batch_size: int = 1000
+) -> np.ndarray:
+    """Test-time augmentation: each image's class probabilities averaged over the image and its
+    copies moved by one pixel up, down, left and right (`TEST_SHIFTS`).
+
+    A digit moved by a pixel is the same digit; averaging the network's answers over such views
+    smooths out a prediction that depends on exactly where the strokes fall. Each view is a
+    separate call to ``predict``: for the 10,000 test images, five calls of 10 batches took 1.4 s
+    on the machine that built the book where one call over all five views, 50 batches (more than
+    the 32 that Keras runs per execution), took 2.7 s the first time.
+
+    Returns:
+        float32 array (n, 10), each row summing to 1.
+    """
+    total = None
+    for down, right in TEST_SHIFTS:
+        view = model.predict(shift_images(images, down, right), batch_size=batch_size, verbose=0)
+        total = np.asarray(view, np.float64) if total is None else total + view
+    return (total / len(TEST_SHIFTS)).astype(np.float32)
+
+
+def _accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, test_shifts: bool) -> float:
+    if not test_shifts:
+        return evaluate_model(model, x, y).accuracy
+    return float((shift_averaged_probabilities(model, x).argmax(axis=1) == y).mean())
+
+
 SCHEDULES = ("one_cycle", "constant")
 """The learning-rate schedules `run_recipe` knows (see `Recipe.schedule`)."""
 
@@ -307,13 +383,28 @@ def time_verdict(seconds: float, target: float) -> str:
 
 @dataclass
 class SpeedrunResult:
-    """One training run of a recipe."""
+    """One training run of a recipe.
+
+    Attributes:
+        recipe: the recipe's name.
+        seed: the run's seed.
+        seconds: the time counted for the run: training, plus ``scoring_seconds``.
+        test_accuracy: on the test set, scored as the recipe scores it.
+        val_accuracy: on the validation set (None without one).
+        scoring_seconds: the time test-time augmentation took to score the test set (0 for a
+            recipe without it, whose plain scoring is not counted, as for the peers).
+        unshifted_test_accuracy: for a recipe with test-time augmentation, the same network's
+            test accuracy scored on the images alone, as a recipe without it is scored (not
+            timed); None for a recipe without it.
+    """
 
     recipe: str
     seed: int
     seconds: float
     test_accuracy: float
     val_accuracy: float | None
+    scoring_seconds: float = 0.0
+    unshifted_test_accuracy: float | None = None
 
 
 def compiled_model(recipe: Recipe, images: int, seed: int) -> keras.Sequential:
@@ -440,7 +531,9 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
         seed: seeds the weights, the shuffling and the shifts.
 
     Returns:
-        A `SpeedrunResult`; ``seconds`` is the wall time of ``model.fit`` alone.
+        A `SpeedrunResult`. Its ``seconds`` are the wall time of training (`fit_recipe`), plus,
+        for a recipe with ``test_shifts``, that of scoring the test set with them (tracing the
+        prediction function included).
     """
     if data.y_train.ndim != 1:
         raise ValueError("run_recipe needs sparse labels: prepare_data(..., one_hot=False)")
@@ -449,26 +542,33 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
     start = time.perf_counter()
     fit_recipe(model, recipe, data.x_train, y_train, seed, recipe.epochs)
     seconds = time.perf_counter() - start
-    val = evaluate_model(model, data.x_val, data.y_val).accuracy if len(data.x_val) else None
-    test = evaluate_model(model, data.x_test, data.y_test).accuracy
-    return SpeedrunResult(recipe.name, seed, seconds, test, val)
+    # The test set first, so that any tracing of the prediction function falls in its time.
+    start = time.perf_counter()
+    test = _accuracy(model, data.x_test, data.y_test, recipe.test_shifts)
+    scoring = time.perf_counter() - start if recipe.test_shifts else 0.0
+    val = _accuracy(model, data.x_val, data.y_val, recipe.test_shifts) if len(data.x_val) else None
+    unshifted = _accuracy(model, data.x_test, data.y_test, False) if recipe.test_shifts else None
+    return SpeedrunResult(recipe.name, seed, seconds + scoring, test, val, scoring, unshifted)
 
 
 RECIPE_99 = Recipe(name="99_percent", epochs=2, batch_size=128, peak_learning_rate=0.02)
 RECIPE_995 = Recipe(
     name="99.5_percent",
-    widths=(32, 128),
+    widths=(32, 96),
     dense=128,
-    epochs=15,
+    epochs=5,
     batch_size=128,
-    peak_learning_rate=0.003,
+    peak_learning_rate=0.01,
+    label_smoothing=0.1,
     shift=2,
-    rotation=10,
-    zoom=0.1,
     dropout=0.25,
     second_pool=False,
-    batch_norm=False,
+    precision=None,
+    test_shifts=True,
 )
+"""The 99.5 % recipe: the 99 % recipe's batch-normalised network with a wider second convolution
+and no second pooling, a hidden layer with dropout, random shifts and label smoothing in
+training, the machine's default precision, and test-time shifts in scoring."""
 
 
 def without_each_ingredient(recipe: Recipe, skip: Collection[str] = ()) -> dict[str, Recipe]:
@@ -666,8 +766,8 @@ class Goal:
         seconds: the median training time to stay within, on the machine that runs it.
         min_seeds: the fewest seeds a verdict counts; with fewer, the verdict says so.
         floor: if given, no seed may score below it (0–1).
-        peer_speedup: if given, the recipe's median time must be at most the fastest peer's
-            median time to ``accuracy``, measured in the same run, divided by this.
+        peer_speedup: if given, the recipe's median time to ``accuracy`` must be at most the
+            fastest peer's, measured in the same run the same way, divided by this.
     """
 
     accuracy: float
@@ -682,6 +782,7 @@ class Goal:
         median_seconds: float,
         test_images: int,
         peer_seconds: float | None = None,
+        seconds_to_accuracy: float | None = None,
     ) -> str:
         """Whether runs meet the goal, part by part, in sentences for the chapter's text.
 
@@ -691,6 +792,11 @@ class Goal:
             test_images: the size of the test set (accuracies are counted in whole images).
             peer_seconds: the fastest peer's median time to ``accuracy`` in the same run (None if
                 no peer reached it); used only when ``peer_speedup`` is set.
+            seconds_to_accuracy: the recipe's own median time to ``accuracy``, measured as the
+                peer's is (`peers.median_seconds_to`: a run that missed it counts as the
+                slowest), to set against ``peer_seconds``; None (the default) when every seed
+                reached it, so that the median training time is that time. Pass ``math.inf``
+                when fewer than half the recipe's runs reached it.
         """
         accuracies = np.asarray(accuracies, dtype=float)
         name = f"{self.accuracy * 100:g} %"
@@ -715,10 +821,17 @@ class Goal:
             if peer_seconds is None:
                 parts.append(f"No peer reached {name}, so the recipe has no peer to outpace.")
             else:
-                speedup = peer_seconds / median_seconds
+                ours = median_seconds if seconds_to_accuracy is None else seconds_to_accuracy
+                speedup = peer_seconds / ours
                 needed = peer_seconds / self.peer_speedup
                 pace = f"It is {speedup:.2f} times as fast as the fastest peer to {name}"
-                if speedup >= self.peer_speedup:
+                if math.isinf(ours):
+                    parts.append(
+                        f"Fewer than half its runs reached {name}, so it has no time to {name} to "
+                        f"set against the fastest peer's {peer_seconds:.1f} seconds."
+                    )
+                    missed.append(f"{self.peer_speedup:g} times the fastest peer's speed")
+                elif speedup >= self.peer_speedup:
                     parts.append(f"{pace}, at least the {self.peer_speedup:g} times the goal asks.")
                 else:
                     parts.append(
