@@ -92,6 +92,16 @@ def test_shift_images_moves_pixels_and_fills_with_zero():
     assert shift_images(edge, -1, 0).sum() == 0  # moved out of the field: lost
     with pytest.raises(ValueError, match="out of view"):
         shift_images(images, 28, 0)
+    # Each image's dot moves with its own value; (0, 0) changes nothing; past the edge, it is lost.
+    dots = np.zeros((20, 12, 12, 1), np.float32)
+    dots[np.arange(20), 5, 6, 0] = np.arange(1, 21)
+    moved = shift_images(dots, 1, -2)
+    np.testing.assert_array_equal(moved[:, 6, 4, 0], dots[:, 5, 6, 0])
+    assert np.count_nonzero(moved) == len(dots)
+    np.testing.assert_array_equal(shift_images(dots, 0, 0), dots)
+    assert not shift_images(dots, 0, 6).any()  # the dot moved past the right edge
+    with pytest.raises(ValueError, match=r"a shift of \(12, 0\) moves a 12×12 image out of view"):
+        shift_images(dots, 12, 0)
 
 
 def test_shift_robustness_averages_the_four_directions():

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from mnist_lessons.convolution import shift_images
 from mnist_lessons.data import prepare_data
 from mnist_lessons.models import default_precision
 from mnist_lessons.speedrun import (
@@ -30,7 +31,6 @@ from mnist_lessons.speedrun import (
     seconds_per_step,
     seeds_reaching,
     shift_averaged_probabilities,
-    shift_images,
     target_verdict,
     time_verdict,
     without_each_ingredient,
@@ -394,20 +394,6 @@ def test_seeds_reaching_compares_whole_images():
     assert seeds_reaching([0.1 + 0.2 - 0.3 + 0.99], 0.99, 10_000) == 1  # rounding noise ignored
     with pytest.raises(ValueError, match="accuracies is empty"):
         seeds_reaching([], 0.99, 10_000)
-
-
-def test_shift_images_moves_every_image_and_fills_with_zeros():
-    images = _dots(20)
-    moved = shift_images(images, 1, -2)
-    assert moved.shape == images.shape and moved.dtype == images.dtype
-    # The dot at row 5, column 6 is now at row 6, column 4, with its value; nothing else is lit.
-    np.testing.assert_array_equal(moved[:, 6, 4, 0], images[:, 5, 6, 0])
-    assert np.count_nonzero(moved) == len(images)
-    np.testing.assert_array_equal(shift_images(images, 0, 0), images)
-    # A move past the edge drops the dot: the pixels moved in are zeros.
-    assert not shift_images(images, 0, 6).any()
-    with pytest.raises(ValueError, match=r"a move of \(12, 0\) pixels leaves nothing"):
-        shift_images(images, 12, 0)
 
 
 def test_shift_averaged_probabilities_average_the_image_and_four_moved_copies(mnist):
