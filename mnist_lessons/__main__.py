@@ -1,4 +1,5 @@
-"""Command line: ``python -m mnist_lessons {data,train,predict,bench,race,profile} --help``."""
+"""Command line: ``python -m mnist_lessons COMMAND --help``, COMMAND one of data, train, predict,
+bench, race, profile, study."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ LIBRARY_ERRORS = frozenset(
         "mnist_lessons.train.CheckpointError",
         "mnist_lessons.predict.ImageError",
         "mnist_lessons.backend.BackendError",
+        "mnist_lessons.studies.StudyError",
     }
 )
 
@@ -232,6 +234,24 @@ def _cmd_profile(args) -> int:
     return 0
 
 
+def _cmd_study(args) -> int:
+    from .studies import StudyError, default_folder, listing, run_study, study_file
+
+    if args.list == (args.name is not None):
+        raise StudyError("Name one study to run, or list them with --list (not both).")
+    if args.list:
+        print(listing(args.out))
+        return 0
+    from .backend import environment_line
+
+    print(environment_line())
+    records = run_study(args.name, seeds=args.seeds, quick=args.quick, out=args.out, arms=args.arm)
+    folder = args.out if args.out is not None else default_folder(args.quick)
+    count = f"{len(records)} run" + ("" if len(records) == 1 else "s")
+    print(f"{count} recorded in {study_file(folder, args.name)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import ARCHITECTURES, PRECISIONS
 
@@ -341,6 +361,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     profile.add_argument("--json", help="also write the profile here")
     profile.set_defaults(run=_cmd_profile)
+
+    study = commands.add_parser(
+        "study",
+        help="run one of the book's studies (resumable), or list them with --list",
+    )
+    study.add_argument("name", nargs="?", help="the study to run (see --list)")
+    study.add_argument("--list", action="store_true", help="list the studies and their runs")
+    study.add_argument(
+        "--seeds", type=int, nargs="+", help="train these seeds (default: the study's own)"
+    )
+    study.add_argument("--arm", action="append", help="only this arm (repeatable; default: all)")
+    study.add_argument(
+        "--quick",
+        action="store_true",
+        help="one epoch on 1,000 images per run, seeds 0 and 1, into _build/studies/",
+    )
+    study.add_argument(
+        "--out",
+        help="folder of the studies' .jsonl files (default: book/results/studies, or "
+        "_build/studies with --quick)",
+    )
+    study.set_defaults(run=_cmd_study)
     return parser
 
 

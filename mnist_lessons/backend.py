@@ -81,7 +81,11 @@ def _import_backend(backend: str) -> None:
 
 
 def _import_tensorflow_quietly() -> None:
-    if "tensorflow" in sys.modules:
+    """Imports TensorFlow and looks up its devices with descriptor 2 pointed at /dev/null.
+
+    Where the reader imported TensorFlow already, only the device lookup is left to do: it is
+    lazy, and logs a CUDA error on machines without a GPU driver."""
+    if _TENSORFLOW_READY:
         return
     try:
         saved = os.dup(2)
@@ -95,12 +99,16 @@ def _import_tensorflow_quietly() -> None:
         os.dup2(devnull, 2)
         import tensorflow
 
-        # Device discovery is lazy and logs a CUDA error on machines without a GPU driver.
         tensorflow.config.list_physical_devices()
+        _TENSORFLOW_READY.append(True)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+_TENSORFLOW_READY: list[bool] = []
+"""Holds True once TensorFlow is imported and has looked up its devices (quietly)."""
 
 
 class _NoRetracingNotice(logging.Filter):
@@ -117,16 +125,23 @@ class _NoRetracingNotice(logging.Filter):
 
 BACKEND = requested_backend()
 _import_backend(BACKEND)
+
+import keras  # noqa: E402  (after the backend's package, TensorFlow's quietly)
+
 if BACKEND != "tensorflow" and importlib.util.find_spec("tensorflow") is not None:
     # Where TensorFlow is installed, Keras's data adapters import it during the first `fit` on
-    # the other backends too, and its start-up lines would reach the page. Import it quietly now,
-    # after the backend's own package: torch first, then TensorFlow, is the order in which
-    # PyTorch's CUDA build (which brings triton) does not crash.
+    # the other backends too, and its start-up lines would reach the page: import it quietly
+    # now, and only after Keras. On the torch backend the order matters. Keras's torch backend
+    # imports torch._dynamo, which loads triton where PyTorch's CUDA build brought it (PyPI's
+    # default build on Linux, and Colab's). Measured with torch 2.14.1 (CUDA 13 build, triton
+    # 3.8.0) beside TensorFlow 2.20 and Keras 3.13: triton loaded after TensorFlow crashes the
+    # process with a segmentation fault (in triton/knobs.py), whether TensorFlow came first or
+    # `import torch` did (`import torch` alone does not load triton); Keras, torch._dynamo or
+    # triton imported before TensorFlow runs the same fit without a crash.
+    # tests/test_backends.py imports the library in both orders a reader might use.
     _import_tensorflow_quietly()
 if "tensorflow" in sys.modules:
     logging.getLogger("tensorflow").addFilter(_NoRetracingNotice())
-
-import keras  # noqa: E402  (after the quiet import above)
 
 STEPS_PER_EXECUTION = 1 if BACKEND == "torch" else 32
 """Training steps per call into the compiled training function. 32 cuts the per-step Python

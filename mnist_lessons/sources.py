@@ -273,7 +273,7 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     return home
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
+def atomic_write(target: Path, data: bytes) -> None:
     """Writes ``data`` to a temporary file beside ``target``, then renames it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -292,7 +292,7 @@ def _atomic_write(target: Path, data: bytes) -> None:
 def _store_in_cache(home: Path, folder: Path, files: tuple[IdxFile, ...]) -> None:
     """Copies the verified IDX files from ``folder`` into the cache, atomically each."""
     for spec in files:
-        _atomic_write(home / spec.name, _read_idx_bytes(_find_idx(folder, spec)))
+        atomic_write(home / spec.name, _read_idx_bytes(_find_idx(folder, spec)))
 
 
 def _load_cache(home: Path, files: tuple[IdxFile, ...]) -> MnistArrays:
@@ -343,7 +343,7 @@ def _fetch_keras_copy(
     if not existing.is_file():
         raise DataError("no such file.")
     arrays = _load_npz(existing, files, sha256)
-    _atomic_write(home / "mnist.npz", existing.read_bytes())
+    atomic_write(home / "mnist.npz", existing.read_bytes())
     return arrays
 
 
@@ -361,7 +361,7 @@ def _fetch_keras_download(
         raise ChecksumError(
             f"the download from {origin} has sha256 {digest}, expected {sha256}; it was discarded."
         )
-    _atomic_write(home / "mnist.npz", data)
+    atomic_write(home / "mnist.npz", data)
     return _load_npz(home / "mnist.npz", files, sha256)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -393,6 +393,9 @@ class SpeedrunResult:
         unshifted_test_accuracy: for a recipe with test-time augmentation, the same network's
             test accuracy scored on the images alone, as a recipe without it is scored (not
             timed); None for a recipe without it.
+        test_correct: bool array (test images,), which test images the run got right, as
+            scored for ``test_accuracy`` (what McNemar's test pairs two runs by).
+        unshifted_test_correct: the same for ``unshifted_test_accuracy``, or None.
     """
 
     recipe: str
@@ -402,6 +405,8 @@ class SpeedrunResult:
     val_accuracy: float | None
     scoring_seconds: float = 0.0
     unshifted_test_accuracy: float | None = None
+    test_correct: np.ndarray | None = field(default=None, repr=False, compare=False)
+    unshifted_test_correct: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def compiled_model(recipe: Recipe, images: int, seed: int) -> keras.Sequential:
@@ -493,10 +498,11 @@ def fit_recipe(
     y_train: np.ndarray,
     seed: int,
     epochs: int,
+    callbacks: list | None = None,
 ) -> None:
     """Trains ``model``, compiled for ``recipe``, for ``epochs`` passes over ``x_train`` and its
     one-hot labels ``y_train``, the way `run_recipe` does: with the recipe's augmentation drawn
-    afresh for every epoch.
+    afresh for every epoch. ``callbacks`` are Keras callbacks for ``fit``.
 
     Everything this does counts as training time: the augmentation, the input pipeline, the
     graph tracing of the first call to ``fit``.
@@ -504,7 +510,7 @@ def fit_recipe(
     affine = bool(recipe.rotation or recipe.zoom)
     if not (affine or recipe.shift):
         inputs = training_inputs(x_train, y_train, recipe.batch_size, seed)
-        model.fit(**inputs, epochs=epochs, verbose=0)
+        model.fit(**inputs, epochs=epochs, verbose=0, callbacks=callbacks)
         return
     # Each epoch sees every image moved by a fresh random amount; the training function is traced
     # once and reused across these calls.
@@ -516,16 +522,19 @@ def fit_recipe(
             else random_shift(x_train, recipe.shift, rng)
         )
         inputs = training_inputs(moved, y_train, recipe.batch_size, seed + epoch)
-        model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+        model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch, verbose=0, callbacks=callbacks)
 
 
-def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunResult:
+def run_recipe(
+    recipe: Recipe, data: PreparedData, seed: int = 0, callbacks: list | None = None
+) -> SpeedrunResult:
     """Trains ``recipe`` once on ``data.x_train`` and scores it on the test set afterwards.
 
     Args:
         recipe: the recipe.
         data: prepared arrays with sparse labels; ``x_val`` may be empty.
         seed: seeds the weights, the shuffling and the shifts.
+        callbacks: Keras callbacks for the training (a study's progress bar).
 
     Returns:
         A `SpeedrunResult`. Its ``seconds`` are the wall time of training (`fit_recipe`), plus,
@@ -537,7 +546,7 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
     model = compiled_model(recipe, len(data.x_train), seed)
     y_train = encode_labels(data.y_train, one_hot=True)
     start = time.perf_counter()
-    fit_recipe(model, recipe, data.x_train, y_train, seed, recipe.epochs)
+    fit_recipe(model, recipe, data.x_train, y_train, seed, recipe.epochs, callbacks)
     seconds = time.perf_counter() - start
     scoring, unshifted = 0.0, None
     if recipe.test_shifts:
@@ -545,13 +554,23 @@ def run_recipe(recipe: Recipe, data: PreparedData, seed: int = 0) -> SpeedrunRes
         # Its first view is the images themselves: their unshifted score, at no extra cost.
         start = time.perf_counter()
         views = _view_probabilities(model, data.x_test)
-        test = _correct(_averaged(views), data.y_test)
+        correct = _averaged(views).argmax(axis=1) == data.y_test
         scoring = time.perf_counter() - start
-        unshifted = _correct(views[0], data.y_test)
+        unshifted = views[0].argmax(axis=1) == data.y_test
     else:
-        test = evaluate_model(model, data.x_test, data.y_test).accuracy
+        correct = evaluate_model(model, data.x_test, data.y_test).predictions == data.y_test
     val = _accuracy(model, data.x_val, data.y_val, recipe.test_shifts) if len(data.x_val) else None
-    return SpeedrunResult(recipe.name, seed, seconds + scoring, test, val, scoring, unshifted)
+    return SpeedrunResult(
+        recipe.name,
+        seed,
+        seconds + scoring,
+        float(correct.mean()),
+        val,
+        scoring,
+        None if unshifted is None else float(unshifted.mean()),
+        test_correct=correct,
+        unshifted_test_correct=unshifted,
+    )
 
 
 RECIPE_99 = Recipe(name="99_percent", epochs=2, batch_size=128, peak_learning_rate=0.02)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a temporary data home, small fabricated MNIST-like files, the real data."""
+"""Shared fixtures: a temporary data home, small fabricated MNIST-like files, the real data, and
+each precision a machine may train in."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 import mnist_lessons  # noqa: F401  (quiet backend import before anything else)
 from mnist_lessons import sources
 from mnist_lessons.data import prepare_data
+from mnist_lessons.models import PRECISION_VARIABLE, PRECISIONS
 
 from .fakes import FakeMnist
 
@@ -34,3 +36,13 @@ def mnist():
 def small_data(mnist):
     """A class-balanced 3,000-image training subset with a 1,000-image validation split."""
     return prepare_data(mnist, validation_size=1000, train_limit=3000, seed=0)
+
+
+@pytest.fixture(params=PRECISIONS)
+def precision(request, monkeypatch) -> str:
+    """Runs a training test once in each precision a machine may default to: float32 (GPUs,
+    processors without bfloat16 instructions, other backends) and mixed bfloat16 (processors
+    with them, Intel's and AMD's alike), so that its floor holds on every machine CI may draw.
+    Code that asks for the default precision gets this one (``MNIST_LESSONS_PRECISION``)."""
+    monkeypatch.setenv(PRECISION_VARIABLE, request.param)
+    return request.param

@@ -3,6 +3,7 @@ and the training data path they share with the book's recipes (`speedrun.trainin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -44,6 +45,11 @@ print(json.dumps(rates))
 """
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None,
+    reason="needs PyTorch, which `make backends` (part of `make test`) installs; `make install` "
+    "alone does not",
+)
 def test_torch_one_cycle_gives_pytorchs_rate_at_every_step():
     total = 215  # one epoch of 55,000 images at batch 256
     done = subprocess.run(

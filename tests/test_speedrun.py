@@ -179,14 +179,19 @@ def test_the_fast_networks_with_and_without_batch_normalisation():
     )
 
 
-def test_run_recipe_trains_and_scores_a_short_augmented_run(mnist):
+def test_run_recipe_trains_and_scores_a_short_augmented_run(mnist, precision):
     data = prepare_data(mnist, validation_size=1000, train_limit=4000, seed=0, one_hot=False)
     # Rotations and scalings too, so that the affine path of the augmentation is trained through;
     # batches of 32, so that batch normalisation's running statistics settle within the 250 steps.
     recipe = RECIPE_995.changed(epochs=2, batch_size=32, rotation=10, zoom=0.1)
+    assert recipe.precision is None  # the machine's default: the fixture sets it
     result = run_recipe(recipe, data, seed=0)
     assert result.recipe == recipe.name and result.seed == 0 and result.seconds > 0
-    assert 0.8 < result.val_accuracy <= 1 and 0.8 < result.test_accuracy <= 1
+    # 250 steps leave the network far from trained and its score spread wide: validation
+    # accuracies of 0.83-0.93 over seeds 0-2 in each precision on an Intel Xeon, and 0.765 for
+    # seed 0 in mixed bfloat16 on an AMD EPYC. The floor of 0.6 sits below all of them and at six
+    # times chance (0.1), so a run that does not train still fails.
+    assert 0.6 < result.val_accuracy <= 1 and 0.6 < result.test_accuracy <= 1
     again = run_recipe(recipe, data, seed=0)
     assert again.test_accuracy == pytest.approx(result.test_accuracy, abs=0.003)
 

@@ -243,9 +243,10 @@ def test_train_refuses_another_runs_checkpoint_and_leaves_it_as_it_was(fake_data
 
 
 @pytest.mark.slow
-def test_one_epoch_on_a_few_thousand_images_beats_a_sanity_accuracy(small_data):
+def test_one_epoch_on_a_few_thousand_images_beats_a_sanity_accuracy(small_data, precision):
     set_seed(0)
     result = train("three_conv_dense64", small_data, epochs=1)
+    assert precision_of(result.model) == precision
     assert isinstance(result, TrainingResult)
     assert result.epochs == 1 and len(result.history["loss"]) == 1
     assert result.history["val_accuracy"][0] > 0.80

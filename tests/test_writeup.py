@@ -168,7 +168,9 @@ def test_markdown_table():
 
 
 @pytest.mark.slow
-def test_run_writeup_trains_evaluates_and_leaves_the_results_alone(mnist, tmp_path, results_env):
+def test_run_writeup_trains_evaluates_and_leaves_the_results_alone(
+    mnist, tmp_path, results_env, precision
+):
     run = run_writeup(
         "three_conv_three_pool",
         epochs=1,
@@ -181,6 +183,7 @@ def test_run_writeup_trains_evaluates_and_leaves_the_results_alone(mnist, tmp_pa
     assert 0.3 < run.evaluation.accuracy <= 1
     assert list(tmp_path.iterdir()) == []
     assert run.record()["documented"] is False
+    assert run.record()["precision"] == precision
 
 
 def test_the_glued_verdict_carries_the_standard_error(monkeypatch):

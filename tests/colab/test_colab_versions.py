@@ -8,11 +8,17 @@ in any other environment: the first tests check the versions.
 
 Colab's Python is 3.12 (3.13 on the newest runtime); this machine and CI have Python 3.11 only, so
 this stage checks Colab's packages, not Colab's interpreter.
+
+The environment also holds PyTorch's default build from the package index (a CUDA build, with
+triton), as a reader who runs `pip install torch` gets it: three chapters run on
+``KERAS_BACKEND=torch`` with it, and the library is imported beside it in both orders.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -22,6 +28,7 @@ import papermill
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
+from tests.test_backends import IMPORT_AND_FIT
 from tests.test_notebooks import (
     ARCHITECTURE_CHAPTERS,
     CHAPTERS,
@@ -57,6 +64,8 @@ def pinned_versions(path: Path = REQUIREMENTS) -> dict[str, str]:
 
 
 PINS = pinned_versions()
+# The chapters that also run on PyTorch's CUDA build (see the PyTorch tests below).
+TORCH_CHAPTERS = ("data", "000-three-conv-dense64", "fast-training")
 
 # matplotlib 3.10.0 calls pyparsing's camelCase names, which pyparsing 3.3 deprecates; Python's
 # default filters hide that warning in a kernel (Colab's too), but pytest would list it.
@@ -121,16 +130,60 @@ def test_the_kernel_runs_this_environment(tmp_path):
     assert seen == {name: PINS[name] for name in MODULES}
 
 
+def chapter_runs() -> list[tuple[str, Path]]:
+    """Every chapter on TensorFlow, then `TORCH_CHAPTERS` on PyTorch's CUDA build."""
+    by_stem = {path.stem: path for path in CHAPTERS}
+    return [("tensorflow", p) for p in CHAPTERS] + [("torch", by_stem[s]) for s in TORCH_CHAPTERS]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_runs_on_colabs_versions(path, tmp_path, results_untouched):
+@pytest.mark.parametrize(
+    ("backend", "path"),
+    chapter_runs(),
+    ids=lambda value: value.stem if isinstance(value, Path) else value,
+)
+def test_chapter_runs_on_colabs_versions(backend, path, tmp_path, monkeypatch, results_untouched):
+    monkeypatch.setenv("KERAS_BACKEND", backend)
     notebook = execute_quick(path, tmp_path, kernel_name=KERNEL)
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
     assert not errors
     stderr = [o.text for o in outputs if o.get("name") == "stderr"]
     assert not stderr, "stderr output in the chapter:\n" + "".join(stderr)
+    text = outputs_text(notebook)
+    if path.stem != "intro":
+        assert f"on {backend} " in text, "the environment line names the backend"
     if path in ARCHITECTURE_CHAPTERS:
-        text = outputs_text(notebook)
         assert "not saved: this run differs from the documented one" in text
         assert "train_limit 2000 instead of every image" in text
+
+
+# PyTorch as readers get it: the default build from the package index, a CUDA build that brings
+# triton (requirements-colab.txt pins it). Its import order beside TensorFlow is what
+# mnist_lessons.backend gets right; requirements-backends.txt's CPU wheel, which the main run
+# uses, has no triton and could not show a mistake there.
+
+
+def test_torch_is_the_default_cuda_build_with_triton():
+    import torch
+
+    assert torch.__version__.partition("+")[0] == PINS["torch"]
+    assert torch.version.cuda, "the CPU wheel is installed, not the default CUDA build"
+    assert version("triton"), "the CUDA build's triton is missing"
+
+
+@pytest.mark.parametrize(
+    "order", [("torch", "mnist_lessons.train"), ("mnist_lessons.train", "torch")], ids="-then-".join
+)
+def test_the_library_imports_and_fits_beside_the_cuda_build(order):
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_AND_FIT, *order],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+        check=False,
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.split() == ["torch", "fitted", "True"]  # triton was loaded, and survived
+    assert not done.stderr.strip(), done.stderr[-2000:]

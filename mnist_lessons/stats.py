@@ -1,0 +1,304 @@
+"""What a set of runs allows the book to conclude: intervals, paired tests and verdict sentences.
+
+Every distribution and test comes from SciPy's `scipy.stats`; this module only chooses the right
+one for each question the book asks and words its answer.
+
+- One recipe trained over several seeds: the mean test accuracy with a 95 % t-interval
+  (`seed_interval`), and the range a single further run would fall in (`prediction_interval`),
+  which is what a write-up's one reported figure should be set against.
+- Two recipes trained on the same seeds: the mean of the per-seed differences with its
+  t-interval and a paired t-test (`paired_difference`).
+- Two trained models scored on the same test images: McNemar's exact test on the images one gets
+  right and the other wrong (`mcnemar`).
+- One accuracy on one test set: the Wilson interval (`wilson_interval`).
+- A change applied to every seed: the sign test on how many seeds it raised (`sign_test`).
+
+`Difference.sentence` writes every verdict in the book from these, in one form: "higher by 0.22
+points (95 % interval 0.08 to 0.36 over 5 seeds; paired t-test p = 0.01)", or, where the
+interval covers zero, "no difference detected at 5 seeds (...)". It never calls two results level
+or one above the other on point estimates alone.
+
+Accuracies are fractions (0.9911); differences are reported in percentage points (0.22).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+"""The confidence level of every interval in the book."""
+
+
+def _values(values: Sequence[float], name: str, at_least: int) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 1 or len(array) < at_least:
+        raise ValueError(
+            f"{name} needs at least {at_least} values in a flat sequence. "
+            f"Received: {len(array) if array.ndim == 1 else array.shape} values"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite numbers. Received: {values!r}")
+    return array
+
+
+def _p_text(p: float) -> str:
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def _level(confidence: float) -> str:
+    """``0.95`` → ``"95 %"``, the book's way of writing a percentage."""
+    return f"{confidence * 100:g} %"
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with its interval.
+
+    Attributes:
+        estimate: the point estimate (a mean, or an accuracy).
+        low, high: the interval's ends.
+        n: how many values (seeds, or test images) it rests on.
+        method: what the interval is, in words ("95 % t-interval over 5 seeds").
+        sd: the standard deviation over the values (ddof=1), where there are values.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+    method: str
+    sd: float | None = None
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def text(self, digits: int = 4) -> str:
+        """``"0.9911 (95 % interval over 10 seeds: 0.9905 to 0.9917)"``."""
+        low, high = f"{self.low:.{digits}f}", f"{self.high:.{digits}f}"
+        return f"{self.estimate:.{digits}f} ({self.method} {low} to {high})"
+
+
+def seed_interval(accuracies: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """The mean over seeds with its t-interval (`scipy.stats.t`).
+
+    Args:
+        accuracies: one figure per seed (at least 2).
+    """
+    values = _values(accuracies, "seed_interval", 2)
+    n, mean, sd = len(values), float(values.mean()), float(values.std(ddof=1))
+    if sd == 0:
+        low = high = mean
+    else:
+        low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sd / math.sqrt(n))
+    return Interval(
+        mean, float(low), float(high), n, f"{_level(confidence)} interval over {_seeds(n)}:", sd
+    )
+
+
+def prediction_interval(accuracies: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """Where one further run of the same recipe would land, from the runs so far.
+
+    The t prediction interval ``mean ± t · sd · √(1 + 1/n)``: the right yardstick for a single
+    figure someone else reported for the recipe (one run, one seed).
+    """
+    values = _values(accuracies, "prediction_interval", 2)
+    n, mean, sd = len(values), float(values.mean()), float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd * math.sqrt(1 + 1 / n)
+    return Interval(
+        mean,
+        mean - half,
+        mean + half,
+        n,
+        f"{_level(confidence)} prediction interval for one run, from {_seeds(n)}:",
+        sd,
+    )
+
+
+def wilson_interval(correct: int, total: int, confidence: float = CONFIDENCE) -> Interval:
+    """One accuracy on one test set, with its Wilson score interval (`scipy.stats.binomtest`)."""
+    if not (isinstance(correct, int | np.integer) and isinstance(total, int | np.integer)):
+        raise ValueError(
+            f"correct and total must be whole counts. Received: correct={correct!r}, "
+            f"total={total!r}"
+        )
+    if total < 1 or not 0 <= correct <= total:
+        raise ValueError(
+            f"correct must lie between 0 and total, and total be at least 1. "
+            f"Received: correct={correct}, total={total}"
+        )
+    ci = stats.binomtest(int(correct), int(total)).proportion_ci(confidence, method="wilson")
+    return Interval(
+        correct / total,
+        float(ci.low),
+        float(ci.high),
+        int(total),
+        f"{_level(confidence)} Wilson interval on {total:,} images:",
+    )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How much one arm differs from another, with an interval and a test.
+
+    Attributes:
+        points: the estimated difference, first minus second, in percentage points.
+        low, high: the interval of the difference, in points (None for tests without one).
+        p_value: the test's two-sided p-value.
+        test: the test's name ("paired t-test", "McNemar's exact test", "sign test").
+        n: seeds (or discordant images, for McNemar's test).
+        unit: what ``n`` counts ("seeds", "images on which the two disagree").
+    """
+
+    points: float
+    low: float | None
+    high: float | None
+    p_value: float
+    test: str
+    n: int
+    unit: str = "seeds"
+    confidence: float = CONFIDENCE
+
+    @property
+    def detected(self) -> bool:
+        """Whether the data tell the arms apart: the interval excludes zero (or, for a test
+        without an interval, p is below 1 − confidence)."""
+        if self.low is not None and self.high is not None:
+            return self.low > 0 or self.high < 0
+        return self.p_value < 1 - self.confidence
+
+    def evidence(self, count: bool = True) -> str:
+        """The interval and the test, as the words in a verdict's brackets: "95 % interval
+        +0.08 to +0.36 points over 5 seeds; paired t-test p = 0.01". ``count=False`` leaves the
+        number of seeds out where the sentence has said it."""
+        over = f" over {self.n} {self.unit}" if count else ""
+        if self.low is not None and self.high is not None:
+            interval = f"{self.low:+.2f} to {self.high:+.2f} points{over}"
+            test = f"{self.test} {_p_text(self.p_value)}"
+            return f"{_level(self.confidence)} interval {interval}; {test}"
+        prefix = f"{self.n} {self.unit}; " if count else ""
+        return f"{prefix}{self.test} {_p_text(self.p_value)}"
+
+    def sentence(self, higher: str = "higher", lower: str = "lower") -> str:
+        """The verdict: "higher by 0.22 points (…)", "lower by …", or "no difference detected
+        at 5 seeds (…)" where the interval covers zero."""
+        if not self.detected:
+            if self.unit == "seeds":
+                return f"no difference detected at {_seeds(self.n)} ({self.evidence(count=False)})"
+            return f"no difference detected ({self.evidence()})"
+        word = higher if self.points > 0 else lower
+        return f"{word} by {abs(self.points):.2f} points ({self.evidence()})"
+
+
+def paired_difference(
+    first: Sequence[float], second: Sequence[float], confidence: float = CONFIDENCE
+) -> Difference:
+    """Two arms trained on the same seeds, seed by seed: the mean of ``first − second`` with its
+    t-interval and the paired t-test (`scipy.stats.ttest_rel`).
+
+    Args:
+        first, second: one accuracy per seed, in the same seed order (at least 2 each).
+    """
+    a = _values(first, "paired_difference", 2)
+    b = _values(second, "paired_difference", 2)
+    if len(a) != len(b):
+        raise ValueError(
+            f"paired_difference needs one value per seed in each arm. Received: {len(a)} and "
+            f"{len(b)} values"
+        )
+    differences = (a - b) * 100
+    mean = float(differences.mean())
+    if np.all(differences == differences[0]):  # no spread: the t-test is undefined
+        p = 1.0 if mean == 0 else 0.0
+        return Difference(mean, mean, mean, p, "paired t-test", len(a), confidence=confidence)
+    result = stats.ttest_rel(a * 100, b * 100)
+    ci = result.confidence_interval(confidence)
+    return Difference(
+        mean,
+        float(ci.low),
+        float(ci.high),
+        float(result.pvalue),
+        "paired t-test",
+        len(a),
+        confidence=confidence,
+    )
+
+
+def mcnemar(first_correct: Sequence[bool], second_correct: Sequence[bool]) -> Difference:
+    """Two models scored on the same test images: McNemar's exact test.
+
+    Only the images on which the two disagree carry evidence: ``b`` that only the first gets
+    right, ``c`` that only the second does. Under no difference each is equally likely, so the
+    p-value is a two-sided binomial test of ``b`` in ``b + c`` at one half
+    (`scipy.stats.binomtest`).
+
+    Returns:
+        A `Difference` whose ``points`` is the accuracy difference (first − second) and whose
+        ``n`` is ``b + c``; it has no interval.
+    """
+    a = np.asarray(first_correct, dtype=bool)
+    b_ = np.asarray(second_correct, dtype=bool)
+    if a.shape != b_.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError(
+            "mcnemar needs one right-or-wrong flag per test image for each model, on the same "
+            f"images. Received: shapes {a.shape} and {b_.shape}"
+        )
+    only_first = int(np.sum(a & ~b_))
+    only_second = int(np.sum(~a & b_))
+    discordant = only_first + only_second
+    p = 1.0 if discordant == 0 else float(stats.binomtest(only_first, discordant).pvalue)
+    points = (only_first - only_second) / len(a) * 100
+    return Difference(
+        points, None, None, p, "McNemar's exact test", discordant, "images on which they disagree"
+    )
+
+
+def sign_test(first: Sequence[float], second: Sequence[float]) -> Difference:
+    """A change applied to every seed: how many seeds it raised, against a fair coin
+    (`scipy.stats.binomtest`); ties are left out.
+
+    Returns:
+        A `Difference` with the mean change in points, no interval, and the sign test's p.
+    """
+    a = _values(first, "sign_test", 1)
+    b = _values(second, "sign_test", 1)
+    if len(a) != len(b):
+        raise ValueError(
+            f"sign_test needs one value per seed in each arm. Received: {len(a)} and {len(b)}"
+        )
+    raised, lowered = int(np.sum(a > b)), int(np.sum(a < b))
+    untied = raised + lowered
+    p = 1.0 if untied == 0 else float(stats.binomtest(raised, untied).pvalue)
+    return Difference(
+        float(np.mean(a - b) * 100),
+        None,
+        None,
+        p,
+        f"sign test ({raised} of {untied} raised)",
+        len(a),
+    )
+
+
+def against_reported(accuracies: Sequence[float], reported: float) -> str:
+    """Whether a single reported figure lies inside the spread of a recipe's runs: the verdict
+    for "reported against measured", from `prediction_interval`."""
+    interval = prediction_interval(accuracies)
+    where = (
+        "inside"
+        if interval.contains(reported)
+        else ("above" if reported > interval.high else "below")
+    )
+    return (
+        f"the reported {reported:.4f} lies {where} the range one run of this recipe lands in "
+        f"({interval.method} {interval.low:.4f} to {interval.high:.4f})"
+    )

@@ -1,0 +1,893 @@
+"""Studies: the book's repeated training, run once, saved with its provenance, read by chapters.
+
+A study answers one of the book's questions with several arms (recipes that differ in one
+thing, or the five networks at one budget) trained over the same seeds. Each finished run is one
+JSON record, appended to ``<folder>/<study>.jsonl``:
+
+- what it is: the study, the arm, the seed and the arm's settings (``quick`` among them);
+- what it measured: the test accuracy and loss, which test images it got right (packed bits,
+  base64: what McNemar's test pairs two arms by), the seconds, the per-epoch history;
+- where it came from: the library's version and git commit, the Keras backend and the versions
+  of Keras, the backend and NumPy, the precision, the processor (or GPU), the matrix-product rate
+  measured beside the run, and the date.
+
+Running a study is resumable and never loses or mixes anything:
+
+- a run already recorded is never trained again, so a stopped study restarts where it stopped;
+- a record is appended by writing the whole file anew beside it and renaming it into place, so
+  an interrupted write leaves the file as it was;
+- a file whose records were made with other settings, one with a truncated record, or one holding
+  another study's records is refused with a sentence that names the file and what differs.
+
+``python -m mnist_lessons study --list`` lists the studies; ``study NAME`` runs one (see
+`run_study`). The committed records live under ``book/results/studies/``; a quick run
+(``--quick``) writes under ``_build/studies/`` unless told otherwise, so it never changes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .checks import ParameterError
+from .sources import atomic_write
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED_DIR = ROOT / "book" / "results" / "studies"
+"""Where the book's studies are kept (and read from by the chapters)."""
+QUICK_DIR = ROOT / "_build" / "studies"
+"""Where a ``--quick`` run writes unless told otherwise: never over the committed records."""
+VALIDATION_SIZE = 5000
+QUICK = {"epochs": 1, "train_limit": 1000, "validation_size": 200}
+"""What ``--quick`` changes in every arm: one epoch on 1,000 images, 200 held out."""
+QUICK_SEEDS = (0, 1)
+RATE_SIZE = 2048
+"""The matrix side of the matrix-product rate measured beside each run (a second or less)."""
+
+
+class StudyError(ValueError):
+    """A study cannot run or be read as asked: an unknown name, or a results file that does not
+    belong to this run (other settings, a truncated record, another study's records)."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of a study: a recipe trained once per seed.
+
+    Attributes:
+        name: a short key ("no_dropout").
+        label: what it is, for tables and legends ("without dropout").
+        kind: how it trains: ``"writeup"`` (a write-up's network and optimizer, or a variant of
+            it, via `train.train`), ``"budget"`` (a network with Adam at a fixed rate) or
+            ``"recipe"`` (a fast-training recipe, via `speedrun.run_recipe`).
+        settings: JSON-plain settings that, with the seed, define the run.
+    """
+
+    name: str
+    label: str
+    kind: str
+    settings: dict
+
+    def resolved(self, quick: bool, precision: str) -> dict:
+        """The settings a run records: the arm's own, changed by `QUICK` for a quick run, with
+        the precision it computes in (the arm's own, else ``precision``, the machine's default:
+        runs in two precisions are never mixed in one file)."""
+        settings = {**self.settings, "quick": quick}
+        settings["precision"] = self.settings.get("precision") or precision
+        if quick:
+            settings.update(QUICK)
+        return settings
+
+
+@dataclass(frozen=True)
+class Study:
+    """A named set of arms trained over the same seeds to answer one question.
+
+    Attributes:
+        name: the key (and file name).
+        question: the question it answers, in a sentence.
+        arms: the arms, the reference arm first.
+        seeds: the seeds every arm is trained with.
+        derived: arms read from another arm's records rather than trained:
+            ``{name: (label, source arm, record field)}`` (the 99.5 % recipe scored without its
+            test-time shifts is the same networks' ``unshifted`` score).
+    """
+
+    name: str
+    question: str
+    arms: tuple[Arm, ...]
+    seeds: tuple[int, ...]
+    derived: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+    def arm(self, name: str) -> Arm:
+        for arm in self.arms:
+            if arm.name == name:
+                return arm
+        raise StudyError(
+            f"Study {self.name!r} has no arm {name!r}. Its arms: "
+            f"{', '.join(a.name for a in self.arms)}"
+        )
+
+
+def _writeup_arm(name: str, label: str, architecture: str, model: str | None = None) -> Arm:
+    from .models import REFERENCES
+
+    reference = REFERENCES[architecture]
+    return Arm(
+        name,
+        label,
+        "writeup",
+        {
+            "architecture": architecture,
+            "model": model or architecture,
+            "optimizer": reference.optimizer,
+            "epochs": reference.epochs,
+            "batch_size": reference.batch_size,
+            "train_limit": None,
+            "validation_size": VALIDATION_SIZE,
+        },
+    )
+
+
+BUDGET = {
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "epochs": 10,
+    "batch_size": 128,
+    "train_limit": None,
+    "validation_size": VALIDATION_SIZE,
+}
+"""The equal budget of the architectures study: Adam at 0.001, 10 epochs over 55,000 images at
+batch 128 (4,300 steps), 5,000 held out to show that every network's validation curve has
+flattened by its last epoch."""
+
+
+def _recipe_arm(name: str, label: str, recipe) -> Arm:
+    from dataclasses import asdict
+
+    settings = asdict(recipe)
+    settings["widths"] = list(settings["widths"])
+    return Arm(
+        name,
+        label,
+        "recipe",
+        {
+            **settings,
+            "train_limit": None,
+            "validation_size": VALIDATION_SIZE,
+        },
+    )
+
+
+def _studies() -> dict[str, Study]:
+    from .models import REFERENCES
+    from .speedrun import RECIPE_99, RECIPE_995, without_each_ingredient
+
+    five = tuple(range(5))
+    ten = tuple(range(10))
+    ablated = {r.name: (label, r) for label, r in without_each_ingredient(RECIPE_99).items()}
+    labels = {
+        "no_batch_norm": "without batch normalisation",
+        "constant_rate": "constant rate 0.001 instead of one-cycle",
+        "norm_first": "normalising before pooling",
+        "first_3x3": "3×3 stride-1 first layer",
+    }
+    return {
+        study.name: study
+        for study in (
+            Study(
+                "writeups",
+                "Where does each write-up's reported test accuracy fall in the spread of its "
+                "documented recipe over seeds?",
+                tuple(
+                    _writeup_arm(name, reference.title, name)
+                    for name, reference in REFERENCES.items()
+                ),
+                five,
+            ),
+            Study(
+                "dropout",
+                "Does dropout raise write-up 001's test accuracy at its documented settings?",
+                (
+                    _writeup_arm("dropout", "with dropout", "two_conv_dropout"),
+                    _writeup_arm(
+                        "no_dropout", "without dropout", "two_conv_dropout", "two_conv_no_dropout"
+                    ),
+                ),
+                five,
+            ),
+            Study(
+                "third_pooling",
+                "What does write-up 004's third pooling layer do to its test accuracy?",
+                (
+                    _writeup_arm("three_pool", "three pooling layers", "three_conv_three_pool"),
+                    _writeup_arm(
+                        "two_pool",
+                        "without the third pooling layer",
+                        "three_conv_three_pool",
+                        "three_conv_two_pool",
+                    ),
+                ),
+                five,
+            ),
+            Study(
+                "architectures",
+                "How do the five networks compare when trained the same way until they have "
+                "converged?",
+                tuple(
+                    Arm(name, reference.title, "budget", {"architecture": name, **BUDGET})
+                    for name, reference in REFERENCES.items()
+                ),
+                five,
+            ),
+            Study(
+                "fast_99",
+                "What does each ingredient of the 99 % recipe buy?",
+                (
+                    _recipe_arm("full", "the 99 % recipe", RECIPE_99),
+                    *(
+                        _recipe_arm(name, labels[name], recipe)
+                        for name, (_, recipe) in ablated.items()
+                    ),
+                ),
+                ten,
+            ),
+            Study(
+                "fast_995",
+                "What do augmentation and test-time shifts buy the 99.5 % recipe?",
+                (
+                    _recipe_arm("full", "the 99.5 % recipe", RECIPE_995),
+                    _recipe_arm(
+                        "no_augmentation",
+                        "without random shifts in training",
+                        RECIPE_995.changed(name="no_augmentation", shift=0),
+                    ),
+                ),
+                ten,
+                derived={
+                    "no_test_shifts": ("without test-time shifts", "full", "unshifted"),
+                },
+            ),
+        )
+    }
+
+
+STUDY_NAMES = (
+    "writeups",
+    "dropout",
+    "third_pooling",
+    "architectures",
+    "fast_99",
+    "fast_995",
+)
+
+
+def get_study(name: str) -> Study:
+    """The study called ``name``, or a StudyError listing the studies."""
+    studies = _studies()
+    if name not in studies:
+        raise StudyError(f"Unknown study {name!r}. Choose one of: {', '.join(studies)}")
+    return studies[name]
+
+
+def all_studies() -> list[Study]:
+    studies = _studies()
+    return [studies[name] for name in STUDY_NAMES]
+
+
+# Records.
+
+
+def pack_correct(correct: np.ndarray) -> str:
+    """A bool array of right answers as base64 of its packed bits (1,668 characters for the
+    10,000 test images)."""
+    return base64.b64encode(np.packbits(np.asarray(correct, dtype=bool))).decode("ascii")
+
+
+def unpack_correct(text: str, count: int) -> np.ndarray:
+    """The inverse of `pack_correct` for ``count`` images."""
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))
+    return bits[:count].astype(bool)
+
+
+def study_file(folder: str | os.PathLike, name: str) -> Path:
+    return Path(folder) / f"{name}.jsonl"
+
+
+def _differences(saved: dict, wanted: dict) -> str:
+    keys = sorted(set(saved) | set(wanted))
+    changed = [k for k in keys if saved.get(k, "(unset)") != wanted.get(k, "(unset)")]
+    old = ", ".join(f"{k}={saved.get(k, '(unset)')!r}" for k in changed)
+    new = ", ".join(f"{k}={wanted.get(k, '(unset)')!r}" for k in changed)
+    return f"was made with {old}, where the file's runs are asked for with {new}"
+
+
+def read_records(
+    path: str | os.PathLike,
+    study: Study,
+    quick: bool | None = None,
+    precision: str | None = None,
+) -> list[dict]:
+    """The records in a study's file, checked; ``[]`` if there is no file.
+
+    Args:
+        path: the ``.jsonl`` file.
+        study: the study it must belong to.
+        quick: if given, every record must be of a run at this setting; if None, the records
+            may be quick or not, but all of one kind.
+        precision: if given, the precision this machine trains in by default: every record of
+            an arm without a precision of its own must have been trained in it. If None (to
+            read, not to add runs), they must all share one precision.
+
+    Raises:
+        StudyError: for a line that is not a whole JSON record (a truncated write), a record of
+            another study or of an arm this study does not have, a run recorded twice, or
+            records made with other settings than the arm's (or than each other's).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records, seen = [], set()
+    arms = {a.name: a for a in study.arms}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            saved = dict(record["settings"])
+            study_name, arm_name, seed = record["study"], record["arm"], record["seed"]
+            float(record["test_accuracy"]), record["test_correct"], float(record["seconds"])
+        except (ValueError, KeyError, TypeError):
+            raise StudyError(
+                f"{path}, line {number}, is not a whole study record (a write that was cut "
+                "off?). Remove that line to train its run again."
+            ) from None
+        where = f"{path}, line {number},"
+        if study_name != study.name:
+            raise StudyError(
+                f"{where} holds a record of study {study_name!r}, not of {study.name!r}: each "
+                "study keeps its own file."
+            )
+        if arm_name not in arms:
+            raise StudyError(
+                f"{where} holds a run of arm {arm_name!r}, which study {study.name!r} does not "
+                "have."
+            )
+        if quick is None:
+            quick = bool(saved.get("quick"))
+        if precision is None and not arms[arm_name].settings.get("precision"):
+            precision = saved.get("precision")
+        wanted = arms[arm_name].resolved(quick, precision)
+        if saved != wanted:
+            raise StudyError(
+                f"{where} a run of arm {arm_name!r} (seed {seed}) {_differences(saved, wanted)}. "
+                "Records made with different settings are never mixed in one file: choose "
+                "another folder (--out), or move that file away."
+            )
+        if (arm_name, seed) in seen:
+            raise StudyError(
+                f"{where} records arm {arm_name!r} seed {seed} a second time: each run is "
+                "recorded once."
+            )
+        seen.add((arm_name, seed))
+        records.append(record)
+    return records
+
+
+def append_record(path: str | os.PathLike, record: dict) -> Path:
+    """Appends one record to a study's file atomically: the file's lines and the new one are
+    written to a temporary file beside it, which then replaces it, so that the file is always
+    either as it was or with the whole record added."""
+    path = Path(path)
+    before = path.read_bytes() if path.is_file() else b""
+    if before and not before.endswith(b"\n"):
+        before += b"\n"
+    line = json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    atomic_write(path, before + line)
+    return path
+
+
+# Provenance.
+
+
+def _git(*arguments: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def processor_name() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo), else what `platform` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def provenance(precision: str, matmul_gflops: float) -> dict:
+    """Where a record came from (see the module's docstring)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .backend import BACKEND, BACKENDS, gpu_available, keras
+
+    try:
+        backend_version = version(BACKENDS[BACKEND])
+    except PackageNotFoundError:
+        backend_version = None
+    commit = _git("rev-parse", "HEAD")
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "library_version": __version__,
+        "git_commit": commit,
+        "git_dirty": None if dirty is None else bool(dirty),
+        "keras_backend": BACKEND,
+        "versions": {
+            "keras": keras.__version__,
+            BACKENDS[BACKEND]: backend_version,
+            "numpy": np.__version__,
+            "python": sys.version.split()[0],
+        },
+        "precision": precision,
+        "device": "GPU" if gpu_available() else "CPU",
+        "processor": processor_name(),
+        "cpus": os.cpu_count(),
+        "matmul_gflops": round(matmul_gflops, 1),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+# Training one run.
+
+
+@dataclass
+class Outcome:
+    """What one run measured (before provenance is added)."""
+
+    test_accuracy: float
+    test_loss: float | None
+    correct: np.ndarray
+    seconds: float
+    precision: str
+    history: dict[str, list[float]]
+    extra: dict = field(default_factory=dict)
+
+
+def _prepare(settings: dict, seed: int, one_hot: bool = True):
+    from .data import prepare_data
+    from .sources import load_mnist
+
+    return prepare_data(
+        load_mnist(),
+        validation_size=settings["validation_size"],
+        train_limit=settings["train_limit"],
+        seed=seed,
+        one_hot=one_hot,
+    )
+
+
+def _train_network(arm: Arm, settings: dict, seed: int, callbacks: list) -> Outcome:
+    from .backend import keras
+    from .evaluate import evaluate_model
+    from .models import REFERENCES, build_model, precision_of
+    from .train import set_seed, train
+
+    set_seed(seed)
+    data = _prepare(settings, seed)
+    name = settings["model"] if arm.kind == "writeup" else settings["architecture"]
+    model = build_model(name, settings["precision"])
+    if arm.kind == "writeup":
+        optimizer = REFERENCES[settings["architecture"]].make_optimizer()
+    else:
+        optimizer = keras.optimizers.Adam(settings["learning_rate"])
+    training = train(
+        model,
+        data,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        optimizer=optimizer,
+        callbacks=callbacks,
+    )
+    evaluation = evaluate_model(model, data.x_test, data.y_test)
+    history = {k: [float(v) for v in values] for k, values in training.history.items()}
+    return Outcome(
+        evaluation.accuracy,
+        evaluation.loss,
+        evaluation.predictions == evaluation.labels,
+        training.total_seconds,
+        precision_of(model),
+        history,
+    )
+
+
+def _train_recipe(arm: Arm, settings: dict, seed: int, callbacks: list) -> Outcome:
+    from .speedrun import Recipe, recipe_precision, run_recipe
+
+    fields = {k: v for k, v in settings.items() if k in Recipe.__dataclass_fields__}
+    fields["widths"] = tuple(fields["widths"])
+    recipe = Recipe(**fields)
+    data = _prepare(settings, seed, one_hot=False)
+    history = _make_epoch_history()()
+    result = run_recipe(recipe, data, seed=seed, callbacks=[*callbacks, history])
+    extra = {"val_accuracy": result.val_accuracy, "scoring_seconds": result.scoring_seconds}
+    if result.unshifted_test_correct is not None:
+        extra["unshifted"] = {
+            "test_accuracy": result.unshifted_test_accuracy,
+            "test_correct": pack_correct(result.unshifted_test_correct),
+        }
+    return Outcome(
+        result.test_accuracy,
+        None,
+        result.test_correct,
+        result.seconds,
+        recipe_precision(recipe),
+        history.history,
+        extra,
+    )
+
+
+def _keras_callback_base():
+    from .backend import keras
+
+    return keras.callbacks.Callback
+
+
+def _make_epoch_history():
+    base = _keras_callback_base()
+
+    class EpochHistory(base):
+        """Keeps the training loss and accuracy Keras logs at each epoch's end."""
+
+        def __init__(self):
+            super().__init__()
+            self.history: dict[str, list[float]] = {}
+
+        def on_epoch_end(self, epoch, logs=None):
+            for key, value in (logs or {}).items():
+                self.history.setdefault(key, []).append(float(value))
+
+    return EpochHistory
+
+
+def _make_progress_callback():
+    base = _keras_callback_base()
+
+    class EpochProgress(base):
+        """Tells a `Progress` bar which epoch the current run has finished."""
+
+        def __init__(self, progress: Progress, epochs: int):
+            super().__init__()
+            self.progress, self.epochs = progress, epochs
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.progress.epoch(epoch + 1, self.epochs)
+
+    return EpochProgress
+
+
+TRAINERS: dict[str, Callable[[Arm, dict, int, list], Outcome]] = {
+    "writeup": _train_network,
+    "budget": _train_network,
+    "recipe": _train_recipe,
+}
+
+
+# Progress.
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class Progress:
+    """A one-line progress bar: runs done, the current run and its epoch, and the time left.
+
+    On a terminal the line is redrawn in place; elsewhere (a log, a notebook's captured output)
+    each update is a line of its own. The time left is the runs still to do times the median
+    seconds of the arm's finished runs (this session's, else the file's), where there are some.
+    """
+
+    WIDTH = 20
+
+    def __init__(self, study: Study, total: int, done: int, stream=None):
+        self.study, self.total, self.done = study, total, done
+        self.stream = stream or sys.stderr
+        self.seconds: dict[str, list[float]] = {}
+        self.remaining: dict[str, int] = {}
+        self.current = ""
+        self.epoch_text = ""
+        self.started = time.perf_counter()
+        self.in_place = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def left(self) -> str:
+        known = [s for arm in self.seconds.values() for s in arm]
+        if not known:
+            return "time left: estimated after the first run"
+        fallback = float(np.median(known))
+        total = sum(
+            count * float(np.median(self.seconds.get(arm) or [fallback]))
+            for arm, count in self.remaining.items()
+        )
+        return f"about {_duration(total)} left"
+
+    def _draw(self) -> None:
+        filled = round(self.WIDTH * self.done / self.total) if self.total else self.WIDTH
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        parts = [f"{self.study.name} [{bar}] {self.done}/{self.total} runs"]
+        if self.current:
+            parts.append(self.current + self.epoch_text)
+        parts.append(self.left())
+        line = " | ".join(parts)
+        if self.in_place:
+            self.stream.write("\r\033[K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def start(self, arm: Arm, seed: int) -> None:
+        self.current, self.epoch_text = f"{arm.label}, seed {seed}", ""
+        self._draw()
+
+    def epoch(self, epoch: int, epochs: int) -> None:
+        self.epoch_text = f", epoch {epoch}/{epochs}"
+        self._draw()
+
+    def finish(self, arm: Arm, seconds: float) -> None:
+        self.done += 1
+        self.remaining[arm.name] = max(0, self.remaining.get(arm.name, 1) - 1)
+        self.seconds.setdefault(arm.name, []).append(seconds)
+        self.current = ""
+        self._draw()
+
+    def close(self) -> None:
+        if self.in_place:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# Running a study.
+
+
+def _check_seeds(seeds: Iterable[int] | None, default: Sequence[int]) -> tuple[int, ...]:
+    if seeds is None:
+        return tuple(default)
+    chosen = tuple(seeds)
+    if not chosen or any(
+        isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0 for s in chosen
+    ):
+        raise ParameterError(
+            f"seeds must be one or more whole numbers of at least 0. Received: seeds={chosen!r}"
+        )
+    if len(set(chosen)) != len(chosen):
+        raise ParameterError(f"seeds must not repeat. Received: seeds={chosen!r}")
+    return chosen
+
+
+def default_folder(quick: bool) -> Path:
+    return QUICK_DIR if quick else COMMITTED_DIR
+
+
+def run_study(
+    name: str,
+    *,
+    seeds: Iterable[int] | None = None,
+    quick: bool = False,
+    out: str | os.PathLike | None = None,
+    arms: Iterable[str] | None = None,
+    stream=None,
+    measure_rate: bool = True,
+) -> list[dict]:
+    """Trains every run of a study that its file does not hold yet, appending each record.
+
+    Args:
+        name: a study from `STUDY_NAMES`.
+        seeds: the seeds to train (default: the study's own, or `QUICK_SEEDS` for a quick run).
+        quick: train every arm at `QUICK` settings (for tests and a first look).
+        out: the folder for ``<name>.jsonl`` (default: `default_folder`).
+        arms: only these arms (default: all).
+        stream: where the progress bar goes (default: stderr).
+        measure_rate: measure the matrix-product rate beside each run (the tests turn it off).
+
+    Returns:
+        Every record in the file afterwards, in file order.
+
+    Raises:
+        StudyError: for an unknown study or arm, or a results file that does not belong to
+            this run (see `read_records`), before anything is trained.
+        ParameterError: for bad seeds.
+    """
+    from .backend import matmul_gflops
+    from .models import default_precision
+
+    study = get_study(name)
+    chosen = _check_seeds(seeds, QUICK_SEEDS if quick else study.seeds)
+    selected = [study.arm(a) for a in arms] if arms is not None else list(study.arms)
+    path = study_file(out if out is not None else default_folder(quick), name)
+    precision = default_precision()
+    records = read_records(path, study, quick=quick, precision=precision)
+    finished = {(r["arm"], r["seed"]) for r in records}
+    todo = [(arm, seed) for seed in chosen for arm in selected if (arm.name, seed) not in finished]
+    progress = Progress(study, len(todo), 0, stream)
+    for arm, _ in todo:
+        progress.remaining[arm.name] = progress.remaining.get(arm.name, 0) + 1
+    for record in records:
+        progress.seconds.setdefault(record["arm"], []).append(record["seconds"])
+    epoch_progress = _make_progress_callback()
+    for arm, seed in todo:
+        settings = arm.resolved(quick, precision)
+        progress.start(arm, seed)
+        outcome = TRAINERS[arm.kind](
+            arm, settings, seed, [epoch_progress(progress, settings["epochs"])]
+        )
+        rate = matmul_gflops(RATE_SIZE, 3) if measure_rate else float("nan")
+        record = {
+            "study": study.name,
+            "arm": arm.name,
+            "seed": seed,
+            "settings": settings,
+            "test_accuracy": outcome.test_accuracy,
+            "test_loss": outcome.test_loss,
+            "test_images": len(outcome.correct),
+            "test_correct": pack_correct(outcome.correct),
+            "seconds": outcome.seconds,
+            "history": outcome.history,
+            **outcome.extra,
+            "provenance": provenance(outcome.precision, rate),
+        }
+        if not math.isfinite(rate):
+            record["provenance"]["matmul_gflops"] = None
+        append_record(path, record)
+        records.append(record)
+        progress.finish(arm, outcome.seconds)
+    progress.close()
+    return records
+
+
+# Reading a study.
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """A study's records, arm by arm, and the statistics the chapters state.
+
+    Attributes:
+        study: the `Study`.
+        records: the checked records.
+    """
+
+    study: Study
+    records: tuple[dict, ...]
+
+    def arm_names(self) -> list[str]:
+        trained = [a.name for a in self.study.arms if any(r["arm"] == a.name for r in self.records)]
+        derived = [name for name, (_, source, _) in self.study.derived.items() if source in trained]
+        return trained + derived
+
+    def label(self, arm: str) -> str:
+        if arm in self.study.derived:
+            return self.study.derived[arm][0]
+        return self.study.arm(arm).label
+
+    def _runs(self, arm: str) -> list[dict]:
+        if arm in self.study.derived:
+            _, source, key = self.study.derived[arm]
+            return [
+                {**r, **r[key], "arm": arm} for r in self.records if r["arm"] == source and key in r
+            ]
+        return [r for r in self.records if r["arm"] == arm]
+
+    def seeds(self, arm: str) -> list[int]:
+        return sorted(r["seed"] for r in self._runs(arm))
+
+    def accuracies(self, arm: str, seeds: Sequence[int] | None = None) -> np.ndarray:
+        """The arm's test accuracies, in seed order (only ``seeds``, if given)."""
+        by_seed = {r["seed"]: r["test_accuracy"] for r in self._runs(arm)}
+        return np.array([by_seed[s] for s in (seeds if seeds is not None else sorted(by_seed))])
+
+    def correct(self, arm: str, seed: int) -> np.ndarray:
+        """Which test images the arm's run with ``seed`` got right."""
+        for r in self._runs(arm):
+            if r["seed"] == seed:
+                return unpack_correct(r["test_correct"], r["test_images"])
+        raise StudyError(f"Study {self.study.name!r} holds no run of arm {arm!r} with seed {seed}")
+
+    def seconds(self, arm: str) -> np.ndarray:
+        return np.array([r["seconds"] for r in sorted(self._runs(arm), key=lambda r: r["seed"])])
+
+    def interval(self, arm: str):
+        """The arm's mean test accuracy with its 95 % t-interval over seeds."""
+        from .stats import seed_interval
+
+        return seed_interval(self.accuracies(arm))
+
+    def common_seeds(self, first: str, second: str) -> list[int]:
+        return sorted(set(self.seeds(first)) & set(self.seeds(second)))
+
+    def difference(self, first: str, second: str):
+        """``first − second`` over the seeds both were trained with: the paired t-test."""
+        from .stats import paired_difference
+
+        seeds = self.common_seeds(first, second)
+        return paired_difference(self.accuracies(first, seeds), self.accuracies(second, seeds))
+
+    def mcnemar(self, first: str, second: str, seed: int):
+        """McNemar's exact test between the two arms' runs with one seed, image by image."""
+        from .stats import mcnemar
+
+        return mcnemar(self.correct(first, seed), self.correct(second, seed))
+
+    def compute_seconds(self) -> float:
+        return float(sum(r["seconds"] for r in self.records))
+
+
+def load_study(name: str, folder: str | os.PathLike | None = None) -> StudyResults:
+    """A study's records from ``folder`` (default: the committed ones), checked."""
+    study = get_study(name)
+    path = study_file(folder if folder is not None else COMMITTED_DIR, name)
+    return StudyResults(study, tuple(read_records(path, study)))
+
+
+def estimate_seconds(study: Study, folder: str | os.PathLike | None = None) -> float | None:
+    """The study's whole compute from the median seconds of each arm's recorded runs, or None
+    where an arm has none yet."""
+    results = load_study(study.name, folder)
+    total = 0.0
+    for arm in study.arms:
+        seconds = [r["seconds"] for r in results.records if r["arm"] == arm.name]
+        if not seconds:
+            return None
+        total += float(np.median(seconds)) * len(study.seeds)
+    return total
+
+
+def listing(folder: str | os.PathLike | None = None) -> str:
+    """What ``study --list`` prints: each study's question, arms, seeds, runs recorded and an
+    estimate of its compute from those runs."""
+    lines = []
+    for study in all_studies():
+        results = load_study(study.name, folder)
+        total = len(study.arms) * len(study.seeds)
+        estimate = estimate_seconds(study, folder)
+        cost = (
+            f"about {_duration(estimate)} of training in all (from the recorded runs' times)"
+            if estimate is not None
+            else "time not yet estimated: no recorded run of every arm"
+        )
+        lines.append(f"{study.name}: {study.question}")
+        lines.append(
+            f"  arms: {'; '.join(f'{a.name} ({a.label})' for a in study.arms)}"
+            + (
+                f"; derived: {'; '.join(f'{k} ({v[0]})' for k, v in study.derived.items())}"
+                if study.derived
+                else ""
+            )
+        )
+        quick = any(r["settings"]["quick"] for r in results.records)
+        lines.append(
+            f"  seeds {study.seeds[0]}–{study.seeds[-1]}; {len(results.records)} of {total} runs "
+            f"recorded{' (at quick settings)' if quick else ''}; {cost}"
+        )
+    return "\n".join(lines)
