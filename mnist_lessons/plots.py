@@ -920,3 +920,64 @@ def preparation_steps(
         row[0].set_ylabel(image_name, fontsize=7)
     fig.suptitle(title)
     return fig
+
+
+def study_points(results, arms: Sequence[str] | None = None, ax: Axes | None = None) -> Axes:
+    """A study's test accuracy per seed, arm by arm, with each arm's mean and 95 % interval.
+
+    Each run is a small dot (its seed's position jittered a little sideways, the same jitter in
+    every arm, so that a reader can follow one seed across arms); the mean is a bar and the
+    interval a line through it (`stats.seed_interval`).
+
+    Args:
+        results: a `studies.StudyResults`.
+        arms: which arms, in order (default: all, as `StudyResults.arm_names` lists them).
+
+    Returns:
+        The Axes; the arms' labels are its y tick labels, top to bottom.
+    """
+    names = list(arms) if arms is not None else results.arm_names()
+    ax = _axes(ax, figsize=(6.5, 0.6 * len(names) + 1.2))
+    seeds = sorted({s for name in names for s in results.seeds(name)})
+    jitter = {s: 0.25 * (i / max(1, len(seeds) - 1) - 0.5) for i, s in enumerate(seeds)}
+    for row, name in enumerate(names):
+        y = len(names) - 1 - row
+        accuracies = results.accuracies(name)
+        offsets = [jitter[s] for s in results.seeds(name)]
+        ax.scatter(accuracies, y + np.array(offsets), s=14, color="0.45", zorder=2)
+        if len(accuracies) >= 2:
+            interval = results.interval(name)
+            ax.plot([interval.low, interval.high], [y, y], color="C0", lw=2.5, zorder=3)
+            ax.plot([interval.estimate] * 2, [y - 0.3, y + 0.3], color="C0", lw=2.5, zorder=3)
+    ax.set_yticks(range(len(names)), [results.label(n) for n in reversed(names)])
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_xlabel("test accuracy (dots: seeds; bar and line: mean and its 95 % interval)")
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def study_curves(
+    results, key: str = "val_accuracy", arms: Sequence[str] | None = None, ax: Axes | None = None
+) -> Axes:
+    """Each run's per-epoch ``key`` (validation accuracy by default), coloured by arm: the
+    evidence that the budget let every arm converge (the curves flatten before the last epoch).
+    """
+    names = list(arms) if arms is not None else [a.name for a in results.study.arms]
+    ax = _axes(ax, figsize=(6, 4))
+    for colour, name in enumerate(names):
+        runs = [r for r in results.records if r["arm"] == name and key in r["history"]]
+        for index, run in enumerate(runs):
+            values = run["history"][key]
+            ax.plot(
+                range(1, len(values) + 1),
+                values,
+                color=f"C{colour}",
+                alpha=0.6,
+                label=results.label(name) if index == 0 else None,
+            )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.grid(alpha=0.3)
+    if names:
+        ax.legend(fontsize="small")
+    return ax

@@ -158,6 +158,8 @@ class Difference:
         test: the test's name ("paired t-test", "McNemar's exact test", "sign test").
         n: seeds (or discordant images, for McNemar's test).
         unit: what ``n`` counts ("seeds", "images on which the two disagree").
+        confidence: the interval's level.
+        note: counts the test rests on, said before it ("5 of 5 raised").
     """
 
     points: float
@@ -168,6 +170,7 @@ class Difference:
     n: int
     unit: str = "seeds"
     confidence: float = CONFIDENCE
+    note: str = ""
 
     @property
     def detected(self) -> bool:
@@ -186,8 +189,9 @@ class Difference:
             interval = f"{self.low:+.2f} to {self.high:+.2f} points{over}"
             test = f"{self.test} {_p_text(self.p_value)}"
             return f"{_level(self.confidence)} interval {interval}; {test}"
-        prefix = f"{self.n} {self.unit}; " if count else ""
-        return f"{prefix}{self.test} {_p_text(self.p_value)}"
+        parts = [f"{self.n} {self.unit}"] if count else []
+        parts += [self.note] if self.note else []
+        return "; ".join([*parts, f"{self.test} {_p_text(self.p_value)}"])
 
     def sentence(self, higher: str = "higher", lower: str = "lower") -> str:
         """The verdict: "higher by 0.22 points (…)", "lower by …", or "no difference detected
@@ -284,8 +288,9 @@ def sign_test(first: Sequence[float], second: Sequence[float]) -> Difference:
         None,
         None,
         p,
-        f"sign test ({raised} of {untied} raised)",
+        "sign test",
         len(a),
+        note=f"{raised} of {untied} raised",
     )
 
 

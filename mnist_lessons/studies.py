@@ -783,7 +783,11 @@ class StudyResults:
 
     def arm_names(self) -> list[str]:
         trained = [a.name for a in self.study.arms if any(r["arm"] == a.name for r in self.records)]
-        derived = [name for name, (_, source, _) in self.study.derived.items() if source in trained]
+        derived = [
+            name
+            for name, (_, source, key) in self.study.derived.items()
+            if any(r["arm"] == source and key in r for r in self.records)
+        ]
         return trained + derived
 
     def label(self, arm: str) -> str:

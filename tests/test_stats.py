@@ -1,0 +1,136 @@
+"""The statistics behind every verdict: each function against the formula it stands for."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mnist_lessons.stats import (
+    against_reported,
+    mcnemar,
+    paired_difference,
+    prediction_interval,
+    seed_interval,
+    sign_test,
+    wilson_interval,
+)
+
+# Five seeds of a recipe, and of the same recipe with one thing changed (made up, but of the
+# size the book measures).
+WITH = [0.9926, 0.9920, 0.9931, 0.9918, 0.9925]
+WITHOUT = [0.9904, 0.9899, 0.9912, 0.9901, 0.9903]
+
+
+def test_the_seed_interval_is_the_mean_plus_or_minus_t_standard_errors():
+    interval = seed_interval(WITH)
+    mean, sd = np.mean(WITH), np.std(WITH, ddof=1)
+    half = 2.7764451051977987 * sd / math.sqrt(5)  # t(0.975, 4 degrees of freedom)
+    assert interval.estimate == pytest.approx(mean)
+    assert (interval.low, interval.high) == pytest.approx((mean - half, mean + half))
+    assert interval.n == 5 and interval.sd == pytest.approx(sd)
+    assert interval.text() == "0.9924 (95 % interval over 5 seeds: 0.9918 to 0.9930)"
+    assert interval.contains(0.992) and not interval.contains(0.990)
+
+
+def test_a_prediction_interval_is_wider_by_the_root_of_one_plus_one_over_n():
+    mean_interval, one_run = seed_interval(WITH), prediction_interval(WITH)
+    ratio = (one_run.high - one_run.low) / (mean_interval.high - mean_interval.low)
+    assert ratio == pytest.approx(math.sqrt(1 + 5))  # √(1 + 1/n) / √(1/n)
+    assert "prediction interval for one run, from 5 seeds" in one_run.text()
+
+
+def test_one_seed_gives_no_interval():
+    with pytest.raises(ValueError, match="at least 2 values"):
+        seed_interval([0.99])
+    with pytest.raises(ValueError, match="finite"):
+        seed_interval([0.99, float("nan")])
+
+
+def test_the_paired_difference_is_the_t_interval_of_the_per_seed_differences():
+    difference = paired_difference(WITH, WITHOUT)
+    per_seed = (np.array(WITH) - np.array(WITHOUT)) * 100
+    half = 2.7764451051977987 * per_seed.std(ddof=1) / math.sqrt(5)
+    assert difference.points == pytest.approx(per_seed.mean())
+    assert (difference.low, difference.high) == pytest.approx(
+        (per_seed.mean() - half, per_seed.mean() + half)
+    )
+    t = per_seed.mean() / (per_seed.std(ddof=1) / math.sqrt(5))
+    assert t > 10 and difference.p_value < 0.001 and difference.detected
+    assert difference.sentence() == (
+        "higher by 0.20 points (95 % interval +0.18 to +0.23 points over 5 seeds; "
+        "paired t-test p < 0.001)"
+    )
+    assert paired_difference(WITHOUT, WITH).sentence().startswith("lower by 0.20 points")
+
+
+def test_an_interval_that_covers_zero_detects_no_difference():
+    noisy = [a + d for a, d in zip(WITH, [0.0004, -0.0006, 0.0002, -0.0003, 0.0001], strict=True)]
+    difference = paired_difference(noisy, WITH)
+    assert difference.low < 0 < difference.high and not difference.detected
+    assert difference.sentence().startswith("no difference detected at 5 seeds (95 % interval")
+    assert "above" not in difference.sentence() and "level" not in difference.sentence()
+
+
+def test_paired_arms_need_the_same_seeds():
+    with pytest.raises(ValueError, match="one value per seed in each arm"):
+        paired_difference(WITH, WITHOUT[:4])
+
+
+def test_identical_arms_have_no_spread_and_no_difference():
+    difference = paired_difference(WITH, WITH)
+    assert difference.points == 0 and difference.p_value == 1 and not difference.detected
+
+
+def test_mcnemar_counts_only_the_images_the_two_models_disagree_on():
+    first = np.array([True] * 90 + [True] * 8 + [False] * 2)
+    second = np.array([True] * 90 + [False] * 8 + [True] * 2)
+    result = mcnemar(first, second)
+    assert result.n == 10  # 8 right only by the first, 2 only by the second
+    # Exact two-sided binomial: P(X ≤ 2) + P(X ≥ 8) for X ~ B(10, 1/2) = 2 · 56 / 1024.
+    assert result.p_value == pytest.approx(112 / 1024)
+    assert result.points == pytest.approx(6.0)
+    assert not result.detected
+    assert result.sentence() == (
+        "no difference detected (10 images on which they disagree; McNemar's exact test p = 0.11)"
+    )
+    agreeing = mcnemar(first, first)
+    assert agreeing.n == 0 and agreeing.p_value == 1
+    with pytest.raises(ValueError, match="on the same images"):
+        mcnemar(first, second[:50])
+
+
+def test_the_wilson_interval_matches_its_formula():
+    correct, total = 9926, 10_000
+    interval = wilson_interval(correct, total)
+    z, p = 1.959963984540054, correct / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z / (1 + z * z / total) * math.sqrt(p * (1 - p) / total + z * z / (4 * total**2))
+    assert (interval.low, interval.high) == pytest.approx((centre - half, centre + half))
+    assert interval.text() == "0.9926 (95 % Wilson interval on 10,000 images: 0.9907 to 0.9941)"
+    with pytest.raises(ValueError, match="correct must lie between 0 and total"):
+        wilson_interval(10, 5)
+    with pytest.raises(ValueError, match="whole counts"):
+        wilson_interval(0.99, 100)
+
+
+def test_the_sign_test_counts_the_seeds_a_change_raised():
+    shifted = [0.9951, 0.9950, 0.9955, 0.9948, 0.9952]
+    plain = [0.9947, 0.9946, 0.9950, 0.9945, 0.9949]
+    result = sign_test(shifted, plain)
+    assert result.p_value == pytest.approx(2 / 32)  # 5 of 5, two-sided
+    assert (
+        result.sentence() == "no difference detected at 5 seeds (5 of 5 raised; sign test p = 0.06)"
+    )
+    ten = sign_test(shifted * 2, plain * 2)
+    assert ten.p_value == pytest.approx(2 / 1024) and ten.detected
+    assert ten.sentence("raised", "lowered") == (
+        "raised by 0.04 points (10 seeds; 10 of 10 raised; sign test p = 0.002)"
+    )
+
+
+def test_a_reported_figure_is_set_against_where_one_run_lands():
+    assert against_reported(WITH, 0.9938).startswith("the reported 0.9938 lies inside the range")
+    assert " lies above the range " in against_reported(WITH, 0.9960)
+    assert " lies below the range " in against_reported(WITH, 0.9880)
