@@ -846,6 +846,47 @@ class StudyResults:
     def compute_seconds(self) -> float:
         return float(sum(r["seconds"] for r in self.records))
 
+    def table(self, reference: str | None = None, arms: Sequence[str] | None = None):
+        """Each arm's mean test accuracy with its 95 % interval over seeds, and its paired
+        difference from ``reference`` (the study's first arm by default) with the paired t-test's
+        interval and p-value, as a Markdown table."""
+        from .tables import markdown_table
+
+        names = list(arms) if arms is not None else self.arm_names()
+        reference = reference or names[0]
+        rows = []
+        for name in names:
+            interval = self.interval(name)
+            row = [
+                self.label(name),
+                str(interval.n),
+                f"{interval.estimate:.4f}",
+                f"{interval.low:.4f} to {interval.high:.4f}",
+            ]
+            if name == reference:
+                row += ["(reference)", "", ""]
+            else:
+                difference = self.difference(name, reference)
+                row += [
+                    f"{difference.points:+.2f}",
+                    f"{difference.low:+.2f} to {difference.high:+.2f}",
+                    f"{difference.p_value:.2g}",
+                ]
+            rows.append(row)
+        return markdown_table(
+            [
+                "arm",
+                "seeds",
+                "mean test accuracy",
+                "95 % interval",
+                f"points vs {self.label(reference)}",
+                "95 % interval",
+                "paired t-test p",
+            ],
+            rows,
+            align="lrrrrrr",
+        )
+
 
 def load_study(name: str, folder: str | os.PathLike | None = None) -> StudyResults:
     """A study's records from ``folder`` (default: the committed ones), checked."""

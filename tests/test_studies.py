@@ -361,3 +361,23 @@ def test_a_committed_record_rerun_at_its_settings_lands_within_the_seed_spread()
         f"seed range {spread * 100:.2f} points"
     )
     assert abs(outcome.test_accuracy - record["test_accuracy"]) <= spread
+
+
+def test_the_table_sets_each_arm_beside_the_reference_with_its_paired_test(tmp_path, fake_training):
+    run_study("dropout", quick=True, seeds=[0, 1, 2], out=tmp_path, measure_rate=False)
+    results = load_study("dropout", tmp_path)
+    lines = results.table().splitlines()
+    assert lines[0] == (
+        "| arm | seeds | mean test accuracy | 95 % interval | points vs with dropout "
+        "| 95 % interval | paired t-test p |"
+    )
+    interval = results.interval("dropout")
+    assert lines[2] == (
+        f"| with dropout | 3 | {interval.estimate:.4f} | {interval.low:.4f} to "
+        f"{interval.high:.4f} | (reference) |  |  |"
+    )
+    difference = results.difference("no_dropout", "dropout")
+    assert lines[3].endswith(
+        f"| {difference.points:+.2f} | {difference.low:+.2f} to {difference.high:+.2f} "
+        f"| {difference.p_value:.2g} |"
+    )
