@@ -888,17 +888,62 @@ class StudyResults:
         )
 
 
-def load_study(name: str, folder: str | os.PathLike | None = None) -> StudyResults:
-    """A study's records from ``folder`` (default: the committed ones), checked."""
+PUBLISHED_URL = (
+    "https://raw.githubusercontent.com/mnist-lessons/mnist-lessons/main/book/results/studies"
+)
+"""Where an installed library without the book beside it (Colab's) fetches the committed
+records from."""
+
+
+def _download(url: str, timeout: float = 60) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read()
+
+
+def committed_file(name: str, fetch: Callable[[str], bytes] = _download) -> Path:
+    """The committed records of study ``name``: ``book/results/studies/`` in a clone of the
+    repository; in an installation without the book beside it (``pip install`` in Colab), a
+    copy fetched from `PUBLISHED_URL` into the data folder (see `sources.get_data_home`).
+
+    Raises:
+        StudyError: if the records are neither here nor fetchable, saying what to do.
+    """
+    if COMMITTED_DIR.is_dir():
+        return study_file(COMMITTED_DIR, name)
+    from .sources import get_data_home
+
+    url = f"{PUBLISHED_URL}/{name}.jsonl"
+    try:
+        data = fetch(url)
+    except OSError as err:
+        raise StudyError(
+            f"The records of study {name!r} are not beside this installation of the library "
+            f"and could not be fetched from {url} ({err}). Clone the repository to read them, "
+            f"or train the study yourself: python -m mnist_lessons study {name}"
+        ) from err
+    path = study_file(get_data_home() / "studies", name)
+    atomic_write(path, data)
+    return path
+
+
+def load_study(
+    name: str,
+    folder: str | os.PathLike | None = None,
+    fetch: Callable[[str], bytes] = _download,
+) -> StudyResults:
+    """A study's records from ``folder`` (default: the committed ones, see `committed_file`),
+    checked (see `read_records`)."""
     study = get_study(name)
-    path = study_file(folder if folder is not None else COMMITTED_DIR, name)
+    path = study_file(folder, name) if folder is not None else committed_file(name, fetch)
     return StudyResults(study, tuple(read_records(path, study)))
 
 
 def estimate_seconds(study: Study, folder: str | os.PathLike | None = None) -> float | None:
     """The study's whole compute from the median seconds of each arm's recorded runs, or None
     where an arm has none yet."""
-    results = load_study(study.name, folder)
+    results = load_study(study.name, folder if folder is not None else default_folder(False))
     total = 0.0
     for arm in study.arms:
         seconds = [r["seconds"] for r in results.records if r["arm"] == arm.name]
@@ -911,6 +956,7 @@ def estimate_seconds(study: Study, folder: str | os.PathLike | None = None) -> f
 def listing(folder: str | os.PathLike | None = None) -> str:
     """What ``study --list`` prints: each study's question, arms, seeds, runs recorded and an
     estimate of its compute from those runs."""
+    folder = folder if folder is not None else default_folder(False)
     lines = []
     for study in all_studies():
         results = load_study(study.name, folder)

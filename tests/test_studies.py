@@ -381,3 +381,32 @@ def test_the_table_sets_each_arm_beside_the_reference_with_its_paired_test(tmp_p
         f"| {difference.points:+.2f} | {difference.low:+.2f} to {difference.high:+.2f} "
         f"| {difference.p_value:.2g} |"
     )
+
+
+def test_an_installed_library_fetches_the_committed_records(monkeypatch, tmp_path, fake_training):
+    """Without the book beside the library (pip in Colab), the records come from the published
+    repository into the data folder; offline, the error says what to do."""
+    run_study("dropout", quick=True, seeds=[0, 1], out=tmp_path / "made", measure_rate=False)
+    published = study_file(tmp_path / "made", "dropout").read_bytes()
+    monkeypatch.setattr(studies, "COMMITTED_DIR", tmp_path / "no-book")
+    monkeypatch.setenv("MNIST_LESSONS_HOME", str(tmp_path / "home"))
+    asked = []
+
+    def fetch(url):
+        asked.append(url)
+        return published
+
+    results = load_study("dropout", fetch=fetch)
+    assert asked == [f"{studies.PUBLISHED_URL}/dropout.jsonl"]
+    assert len(results.records) == 4
+    assert (tmp_path / "home" / "studies" / "dropout.jsonl").read_bytes() == published
+
+    def offline(url):
+        raise OSError("Name or service not known")
+
+    with pytest.raises(StudyError) as refused:
+        load_study("dropout", fetch=offline)
+    assert str(refused.value).endswith(
+        "(Name or service not known). Clone the repository to read them, or train the study "
+        "yourself: python -m mnist_lessons study dropout"
+    )
