@@ -19,6 +19,10 @@ interval covers zero, "no difference detected at 5 seeds (...)". It never calls 
 or one above the other on point estimates alone.
 
 Accuracies are fractions (0.9911); differences are reported in percentage points (0.22).
+
+Each test is at 95 %: where a chapter sets several arms against one reference, about one in
+twenty of the differences that are not there would still read as detected, and the chapter says
+how many it tested.
 """
 
 from __future__ import annotations
@@ -47,9 +51,27 @@ def _values(values: Sequence[float], name: str, at_least: int) -> np.ndarray:
 
 
 def _p_text(p: float) -> str:
+    """Three decimals below 0.1, so that a p of 0.0496 never reads as 0.05."""
     if p < 0.001:
         return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+    return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
+
+
+def _points(value: float) -> str:
+    """A signed difference in points: two decimals, three where two would round it to zero."""
+    return f"{value:+.3f}" if abs(value) < 0.005 else f"{value:+.2f}"
+
+
+SPREAD_TOLERANCE = 1e-9
+"""Differences closer than this (in points) are the same: float noise, not spread."""
+
+
+def _check_spread(values: np.ndarray, name: str) -> None:
+    if np.ptp(values) * 100 < SPREAD_TOLERANCE:
+        raise ValueError(
+            f"{name}: every run scored the same ({values[0]:.4f}), so their spread, and with it "
+            "an interval, cannot be estimated; train more seeds or report the runs as they are"
+        )
 
 
 def _level(confidence: float) -> str:
@@ -96,11 +118,9 @@ def seed_interval(accuracies: Sequence[float], confidence: float = CONFIDENCE) -
         accuracies: one figure per seed (at least 2).
     """
     values = _values(accuracies, "seed_interval", 2)
+    _check_spread(values, "seed_interval")
     n, mean, sd = len(values), float(values.mean()), float(values.std(ddof=1))
-    if sd == 0:
-        low = high = mean
-    else:
-        low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sd / math.sqrt(n))
+    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sd / math.sqrt(n))
     return Interval(
         mean, float(low), float(high), n, f"{_level(confidence)} interval over {_seeds(n)}:", sd
     )
@@ -113,6 +133,7 @@ def prediction_interval(accuracies: Sequence[float], confidence: float = CONFIDE
     figure someone else reported for the recipe (one run, one seed).
     """
     values = _values(accuracies, "prediction_interval", 2)
+    _check_spread(values, "prediction_interval")
     n, mean, sd = len(values), float(values.mean()), float(values.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd * math.sqrt(1 + 1 / n)
     return Interval(
@@ -160,6 +181,8 @@ class Difference:
         unit: what ``n`` counts ("seeds", "images on which the two disagree").
         confidence: the interval's level.
         note: counts the test rests on, said before it ("5 of 5 raised").
+        direction: +1 or −1 where the test's own count, not the sign of ``points``, says which
+            way the difference goes (the sign test's seeds raised against lowered).
     """
 
     points: float
@@ -171,6 +194,7 @@ class Difference:
     unit: str = "seeds"
     confidence: float = CONFIDENCE
     note: str = ""
+    direction: int | None = None
 
     @property
     def detected(self) -> bool:
@@ -186,7 +210,7 @@ class Difference:
         number of seeds out where the sentence has said it."""
         over = f" over {self.n} {self.unit}" if count else ""
         if self.low is not None and self.high is not None:
-            interval = f"{self.low:+.2f} to {self.high:+.2f} points{over}"
+            interval = f"{_points(self.low)} to {_points(self.high)} points{over}"
             test = f"{self.test} {_p_text(self.p_value)}"
             return f"{_level(self.confidence)} interval {interval}; {test}"
         parts = [f"{self.n} {self.unit}"] if count else []
@@ -200,8 +224,9 @@ class Difference:
             if self.unit == "seeds":
                 return f"no difference detected at {_seeds(self.n)} ({self.evidence(count=False)})"
             return f"no difference detected ({self.evidence()})"
-        word = higher if self.points > 0 else lower
-        return f"{word} by {abs(self.points):.2f} points ({self.evidence()})"
+        direction = self.direction if self.direction is not None else np.sign(self.points)
+        word = higher if direction > 0 else lower
+        return f"{word} by {_points(abs(self.points))[1:]} points ({self.evidence()})"
 
 
 def paired_difference(
@@ -212,6 +237,9 @@ def paired_difference(
 
     Args:
         first, second: one accuracy per seed, in the same seed order (at least 2 each).
+
+    Where every seed differs by the same amount the t-test is undefined, and the sign test's
+    answer (`sign_test`) is returned instead.
     """
     a = _values(first, "paired_difference", 2)
     b = _values(second, "paired_difference", 2)
@@ -222,9 +250,10 @@ def paired_difference(
         )
     differences = (a - b) * 100
     mean = float(differences.mean())
-    if np.all(differences == differences[0]):  # no spread: the t-test is undefined
-        p = 1.0 if mean == 0 else 0.0
-        return Difference(mean, mean, mean, p, "paired t-test", len(a), confidence=confidence)
+    if np.ptp(differences) < SPREAD_TOLERANCE:
+        # Every seed moved by the same amount: the t-test's spread is zero (or float noise) and
+        # its interval meaningless. The sign test still asks how often that could be chance.
+        return sign_test(a, b)
     result = stats.ttest_rel(a * 100, b * 100)
     ci = result.confidence_interval(confidence)
     return Difference(
@@ -263,7 +292,13 @@ def mcnemar(first_correct: Sequence[bool], second_correct: Sequence[bool]) -> Di
     p = 1.0 if discordant == 0 else float(stats.binomtest(only_first, discordant).pvalue)
     points = (only_first - only_second) / len(a) * 100
     return Difference(
-        points, None, None, p, "McNemar's exact test", discordant, "images on which they disagree"
+        points,
+        None,
+        None,
+        p,
+        "McNemar's exact test",
+        discordant,
+        "images on which these two networks disagree",
     )
 
 
@@ -272,7 +307,8 @@ def sign_test(first: Sequence[float], second: Sequence[float]) -> Difference:
     (`scipy.stats.binomtest`); ties are left out.
 
     Returns:
-        A `Difference` with the mean change in points, no interval, and the sign test's p.
+        A `Difference` with the median change in points, no interval, and the sign test's p; its
+        direction is the majority of the seeds that changed.
     """
     a = _values(first, "sign_test", 1)
     b = _values(second, "sign_test", 1)
@@ -280,17 +316,23 @@ def sign_test(first: Sequence[float], second: Sequence[float]) -> Difference:
         raise ValueError(
             f"sign_test needs one value per seed in each arm. Received: {len(a)} and {len(b)}"
         )
-    raised, lowered = int(np.sum(a > b)), int(np.sum(a < b))
+    differences = (a - b) * 100
+    raised = int(np.sum(differences > SPREAD_TOLERANCE))
+    lowered = int(np.sum(differences < -SPREAD_TOLERANCE))
     untied = raised + lowered
     p = 1.0 if untied == 0 else float(stats.binomtest(raised, untied).pvalue)
+    note = f"{raised} of {untied} raised"
+    if untied and 2.0 ** (1 - untied) >= 1 - CONFIDENCE:
+        note += f" (with {untied}, the sign test cannot reach p < {1 - CONFIDENCE:g})"
     return Difference(
-        float(np.mean(a - b) * 100),
+        float(np.median(differences)),
         None,
         None,
         p,
         "sign test",
         len(a),
-        note=f"{raised} of {untied} raised",
+        note=note,
+        direction=(raised > lowered) - (raised < lowered),
     )
 
 

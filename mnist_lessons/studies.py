@@ -395,9 +395,54 @@ def append_record(path: str | os.PathLike, record: dict) -> Path:
     before = path.read_bytes() if path.is_file() else b""
     if before and not before.endswith(b"\n"):
         before += b"\n"
-    line = json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    line = json.dumps(_finite(record), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    line = line.encode() + b"\n"
     atomic_write(path, before + line)
     return path
+
+
+def _finite(value):
+    """``value`` with every NaN or infinity (a run whose training diverged) as None, so that the
+    file stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+class _StudyLock:
+    """An exclusive lock on a study's file for a whole `run_study`, so that two processes never
+    train into one file (each would append its runs over the other's). Where the platform has no
+    ``fcntl`` (Windows), nothing is locked."""
+
+    def __init__(self, path: Path):
+        self.path = path.with_name(path.name + ".lock")
+        self.handle = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a")  # held until __exit__
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise StudyError(
+                f"Another process is running this study into {self.path.with_suffix('')}: "
+                "wait for it to finish (or stop it), then run again to resume."
+            ) from None
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            self.handle.close()
+            self.path.unlink(missing_ok=True)
 
 
 # Provenance.
@@ -434,8 +479,10 @@ def provenance(precision: str, matmul_gflops: float) -> dict:
         backend_version = version(BACKENDS[BACKEND])
     except PackageNotFoundError:
         backend_version = None
-    commit = _git("rev-parse", "HEAD")
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    # Only a clone's git history says which code ran: an installed copy may sit inside some
+    # other repository. Untracked files count as changes (a new module not yet committed).
+    commit = _git("rev-parse", "HEAD") if in_clone() else None
+    dirty = _git("status", "--porcelain") if in_clone() else None
     return {
         "library_version": __version__,
         "git_commit": commit,
@@ -606,8 +653,9 @@ class Progress:
     """A one-line progress bar: runs done, the current run and its epoch, and the time left.
 
     On a terminal the line is redrawn in place; elsewhere (a log, a notebook's captured output)
-    each update is a line of its own. The time left is the runs still to do times the median
-    seconds of the arm's finished runs (this session's, else the file's), where there are some.
+    each update is a line of its own. The time left is the runs still to do (the current one
+    counted whole) times the median seconds of the arm's finished runs: this session's, else the
+    file's, else any arm's.
     """
 
     WIDTH = 20
@@ -615,7 +663,8 @@ class Progress:
     def __init__(self, study: Study, total: int, done: int, stream=None):
         self.study, self.total, self.done = study, total, done
         self.stream = stream or sys.stderr
-        self.seconds: dict[str, list[float]] = {}
+        self.seconds: dict[str, list[float]] = {}  # from the file's earlier runs
+        self.session: dict[str, list[float]] = {}  # from this session's runs
         self.remaining: dict[str, int] = {}
         self.current = ""
         self.epoch_text = ""
@@ -623,13 +672,18 @@ class Progress:
         self.in_place = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def left(self) -> str:
-        known = [s for arm in self.seconds.values() for s in arm]
+        def per_run(arm: str) -> float | None:
+            for source in (self.session, self.seconds):
+                if source.get(arm):
+                    return float(np.median(source[arm]))
+            return None
+
+        known = [t for arm in self.remaining if (t := per_run(arm)) is not None]
         if not known:
             return "time left: estimated after the first run"
         fallback = float(np.median(known))
         total = sum(
-            count * float(np.median(self.seconds.get(arm) or [fallback]))
-            for arm, count in self.remaining.items()
+            count * (per_run(arm) or fallback) for arm, count in self.remaining.items() if count
         )
         return f"about {_duration(total)} left"
 
@@ -658,7 +712,7 @@ class Progress:
     def finish(self, arm: Arm, seconds: float) -> None:
         self.done += 1
         self.remaining[arm.name] = max(0, self.remaining.get(arm.name, 1) - 1)
-        self.seconds.setdefault(arm.name, []).append(seconds)
+        self.session.setdefault(arm.name, []).append(seconds)
         self.current = ""
         self._draw()
 
@@ -686,8 +740,21 @@ def _check_seeds(seeds: Iterable[int] | None, default: Sequence[int]) -> tuple[i
     return chosen
 
 
+def in_clone() -> bool:
+    """Whether the library runs from a clone of the repository (the book beside it), rather
+    than from an installation (``pip install`` in Colab puts it in site-packages)."""
+    return (ROOT / "pyproject.toml").is_file() and (ROOT / "book").is_dir()
+
+
 def default_folder(quick: bool) -> Path:
-    return QUICK_DIR if quick else COMMITTED_DIR
+    """Where ``run_study`` writes unless told: in a clone, the committed records (or
+    `QUICK_DIR` for a quick run); in an installation, the data folder's ``studies`` (or
+    ``studies-quick``), never site-packages."""
+    if in_clone():
+        return QUICK_DIR if quick else COMMITTED_DIR
+    from .sources import get_data_home
+
+    return get_data_home() / ("studies-quick" if quick else "studies")
 
 
 def run_study(
@@ -726,44 +793,45 @@ def run_study(
     chosen = _check_seeds(seeds, QUICK_SEEDS if quick else study.seeds)
     selected = [study.arm(a) for a in arms] if arms is not None else list(study.arms)
     path = study_file(out if out is not None else default_folder(quick), name)
-    precision = default_precision()
-    records = read_records(path, study, quick=quick, precision=precision)
-    finished = {(r["arm"], r["seed"]) for r in records}
-    todo = [(arm, seed) for seed in chosen for arm in selected if (arm.name, seed) not in finished]
-    progress = Progress(study, len(todo), 0, stream)
-    for arm, _ in todo:
-        progress.remaining[arm.name] = progress.remaining.get(arm.name, 0) + 1
-    for record in records:
-        progress.seconds.setdefault(record["arm"], []).append(record["seconds"])
-    epoch_progress = _make_progress_callback()
-    for arm, seed in todo:
-        settings = arm.resolved(quick, precision)
-        progress.start(arm, seed)
-        outcome = TRAINERS[arm.kind](
-            arm, settings, seed, [epoch_progress(progress, settings["epochs"])]
-        )
-        rate = matmul_gflops(RATE_SIZE, 3) if measure_rate else float("nan")
-        record = {
-            "study": study.name,
-            "arm": arm.name,
-            "seed": seed,
-            "settings": settings,
-            "test_accuracy": outcome.test_accuracy,
-            "test_loss": outcome.test_loss,
-            "test_images": len(outcome.correct),
-            "test_correct": pack_correct(outcome.correct),
-            "seconds": outcome.seconds,
-            "history": outcome.history,
-            **outcome.extra,
-            "provenance": provenance(outcome.precision, rate),
-        }
-        if not math.isfinite(rate):
-            record["provenance"]["matmul_gflops"] = None
-        append_record(path, record)
-        records.append(record)
-        progress.finish(arm, outcome.seconds)
-    progress.close()
-    return records
+    with _StudyLock(path):
+        precision = default_precision()
+        records = read_records(path, study, quick=quick, precision=precision)
+        finished = {(r["arm"], r["seed"]) for r in records}
+        todo = [
+            (arm, seed) for seed in chosen for arm in selected if (arm.name, seed) not in finished
+        ]
+        progress = Progress(study, len(todo), 0, stream)
+        for arm, _ in todo:
+            progress.remaining[arm.name] = progress.remaining.get(arm.name, 0) + 1
+        for record in records:
+            progress.seconds.setdefault(record["arm"], []).append(record["seconds"])
+        epoch_progress = _make_progress_callback()
+        for arm, seed in todo:
+            settings = arm.resolved(quick, precision)
+            progress.start(arm, seed)
+            outcome = TRAINERS[arm.kind](
+                arm, settings, seed, [epoch_progress(progress, settings["epochs"])]
+            )
+            rate = matmul_gflops(RATE_SIZE, 3) if measure_rate else float("nan")
+            record = {
+                "study": study.name,
+                "arm": arm.name,
+                "seed": seed,
+                "settings": settings,
+                "test_accuracy": outcome.test_accuracy,
+                "test_loss": outcome.test_loss,
+                "test_images": len(outcome.correct),
+                "test_correct": pack_correct(outcome.correct),
+                "seconds": outcome.seconds,
+                "history": outcome.history,
+                **outcome.extra,
+                "provenance": provenance(outcome.precision, rate),
+            }
+            append_record(path, record)
+            records.append(record)
+            progress.finish(arm, outcome.seconds)
+        progress.close()
+        return records
 
 
 # Reading a study.
@@ -830,11 +898,12 @@ class StudyResults:
     def common_seeds(self, first: str, second: str) -> list[int]:
         return sorted(set(self.seeds(first)) & set(self.seeds(second)))
 
-    def difference(self, first: str, second: str):
-        """``first − second`` over the seeds both were trained with: the paired t-test."""
+    def difference(self, first: str, second: str, seeds: Sequence[int] | None = None):
+        """``first − second`` over ``seeds`` (default: every seed both were trained with): the
+        paired t-test (`stats.paired_difference`)."""
         from .stats import paired_difference
 
-        seeds = self.common_seeds(first, second)
+        seeds = self.common_seeds(first, second) if seeds is None else list(seeds)
         return paired_difference(self.accuracies(first, seeds), self.accuracies(second, seeds))
 
     def mcnemar(self, first: str, second: str, seed: int):
@@ -847,44 +916,51 @@ class StudyResults:
         return float(sum(r["seconds"] for r in self.records))
 
     def table(self, reference: str | None = None, arms: Sequence[str] | None = None):
-        """Each arm's mean test accuracy with its 95 % interval over seeds, and its paired
-        difference from ``reference`` (the study's first arm by default) with the paired t-test's
-        interval and p-value, as a Markdown table."""
+        """Each arm's mean test accuracy with its 95 % interval, and its paired difference from
+        ``reference`` (the first arm by default) with the paired t-test's interval and p-value,
+        as a Markdown table. Every figure rests on the seeds that every arm shown was trained
+        with, so that the columns describe the same runs."""
+        from .stats import seed_interval
         from .tables import markdown_table
 
         names = list(arms) if arms is not None else self.arm_names()
         reference = reference or names[0]
+        seeds = sorted(set.intersection(*(set(self.seeds(name)) for name in names)))
+        if len(seeds) < 2:
+            raise StudyError(
+                f"Study {self.study.name!r} has fewer than 2 seeds that every arm shown was "
+                f"trained with ({seeds}): an interval needs at least 2."
+            )
         rows = []
         for name in names:
-            interval = self.interval(name)
+            interval = seed_interval(self.accuracies(name, seeds))
             row = [
                 self.label(name),
-                str(interval.n),
                 f"{interval.estimate:.4f}",
                 f"{interval.low:.4f} to {interval.high:.4f}",
             ]
             if name == reference:
                 row += ["(reference)", "", ""]
             else:
-                difference = self.difference(name, reference)
+                difference = self.difference(name, reference, seeds)
+                has_interval = difference.low is not None
                 row += [
                     f"{difference.points:+.2f}",
-                    f"{difference.low:+.2f} to {difference.high:+.2f}",
-                    f"{difference.p_value:.2g}",
+                    f"{difference.low:+.2f} to {difference.high:+.2f}" if has_interval else "–",
+                    f"{difference.p_value:.2g} ({difference.test})",
                 ]
             rows.append(row)
         return markdown_table(
             [
-                "arm",
-                "seeds",
+                f"arm ({len(seeds)} seeds each)",
                 "mean test accuracy",
                 "95 % interval",
                 f"points vs {self.label(reference)}",
                 "95 % interval",
-                "paired t-test p",
+                "p (test)",
             ],
             rows,
-            align="lrrrrrr",
+            align="lrrrrr",
         )
 
 
@@ -910,7 +986,7 @@ def committed_file(name: str, fetch: Callable[[str], bytes] = _download) -> Path
     Raises:
         StudyError: if the records are neither here nor fetchable, saying what to do.
     """
-    if COMMITTED_DIR.is_dir():
+    if in_clone():
         return study_file(COMMITTED_DIR, name)
     from .sources import get_data_home
 
@@ -937,16 +1013,23 @@ def load_study(
     checked (see `read_records`)."""
     study = get_study(name)
     path = study_file(folder, name) if folder is not None else committed_file(name, fetch)
+    if not path.is_file():
+        raise StudyError(
+            f"Study {name!r} has no records in {path.parent}: run it with "
+            f"python -m mnist_lessons study {name}"
+            + (f" --out {path.parent}" if folder is not None else "")
+        )
     return StudyResults(study, tuple(read_records(path, study)))
 
 
 def estimate_seconds(study: Study, folder: str | os.PathLike | None = None) -> float | None:
     """The study's whole compute from the median seconds of each arm's recorded runs, or None
     where an arm has none yet."""
-    results = load_study(study.name, folder if folder is not None else default_folder(False))
+    folder = folder if folder is not None else default_folder(False)
+    records = read_records(study_file(folder, study.name), study)
     total = 0.0
     for arm in study.arms:
-        seconds = [r["seconds"] for r in results.records if r["arm"] == arm.name]
+        seconds = [r["seconds"] for r in records if r["arm"] == arm.name]
         if not seconds:
             return None
         total += float(np.median(seconds)) * len(study.seeds)
@@ -959,7 +1042,7 @@ def listing(folder: str | os.PathLike | None = None) -> str:
     folder = folder if folder is not None else default_folder(False)
     lines = []
     for study in all_studies():
-        results = load_study(study.name, folder)
+        results = StudyResults(study, tuple(read_records(study_file(folder, study.name), study)))
         total = len(study.arms) * len(study.seeds)
         estimate = estimate_seconds(study, folder)
         cost = (

@@ -83,6 +83,44 @@ def test_identical_arms_have_no_spread_and_no_difference():
     assert difference.points == 0 and difference.p_value == 1 and not difference.detected
 
 
+def test_a_constant_difference_is_not_certain_but_left_to_the_sign_test():
+    """Every seed one image better: the t-test's spread is zero (or float noise, 1e-18), and a
+    zero-width interval with p = 0 would claim certainty from two seeds."""
+    first = [0.9901 + 0.0001, 0.9911 + 0.0001, 0.9890 + 0.0001]
+    second = [0.9901, 0.9911, 0.9890]
+    difference = paired_difference(first, second)
+    assert difference.test == "sign test" and difference.low is None
+    assert difference.p_value == pytest.approx(0.25) and not difference.detected
+    assert difference.points == pytest.approx(0.01)
+
+
+def test_the_sign_test_takes_its_direction_from_the_seeds_not_the_mean():
+    first = [0.9902] * 9 + [0.9800]
+    second = [0.9900] * 9 + [0.9900]
+    result = sign_test(first, second)
+    assert np.mean(first) < np.mean(second)  # one large drop outweighs nine small gains
+    assert result.detected and result.sentence().startswith("higher by 0.02 points (10 seeds;")
+
+
+def test_p_values_near_the_threshold_keep_three_decimals():
+    from mnist_lessons.stats import Difference
+
+    close = Difference(0.1, None, None, 0.0496, "sign test", 10)
+    assert close.detected and close.evidence().endswith("sign test p = 0.050")
+    tiny = Difference(0.001, 0.0004, 0.0016, 0.02, "paired t-test", 5)
+    assert tiny.sentence() == (
+        "higher by 0.001 points (95 % interval +0.000 to +0.002 points over 5 seeds; paired "
+        "t-test p = 0.020)"
+    )
+
+
+def test_runs_that_all_score_the_same_have_no_interval():
+    with pytest.raises(ValueError, match="every run scored the same \\(0.9900\\)"):
+        seed_interval([0.99, 0.99, 0.99])
+    with pytest.raises(ValueError, match="cannot be estimated"):
+        against_reported([0.99, 0.99], 0.9901)
+
+
 def test_mcnemar_counts_only_the_images_the_two_models_disagree_on():
     first = np.array([True] * 90 + [True] * 8 + [False] * 2)
     second = np.array([True] * 90 + [False] * 8 + [True] * 2)
@@ -93,8 +131,11 @@ def test_mcnemar_counts_only_the_images_the_two_models_disagree_on():
     assert result.points == pytest.approx(6.0)
     assert not result.detected
     assert result.sentence() == (
-        "no difference detected (10 images on which they disagree; McNemar's exact test p = 0.11)"
+        "no difference detected (10 images on which these two networks disagree; McNemar's "
+        "exact test p = 0.11)"
     )
+    much = mcnemar(np.r_[first, [True] * 20], np.r_[second, [False] * 20])
+    assert much.detected and much.sentence().startswith("higher by 21.67 points (30 images")
     agreeing = mcnemar(first, first)
     assert agreeing.n == 0 and agreeing.p_value == 1
     with pytest.raises(ValueError, match="on the same images"):
@@ -120,8 +161,9 @@ def test_the_sign_test_counts_the_seeds_a_change_raised():
     plain = [0.9947, 0.9946, 0.9950, 0.9945, 0.9949]
     result = sign_test(shifted, plain)
     assert result.p_value == pytest.approx(2 / 32)  # 5 of 5, two-sided
-    assert (
-        result.sentence() == "no difference detected at 5 seeds (5 of 5 raised; sign test p = 0.06)"
+    assert result.sentence() == (
+        "no difference detected at 5 seeds (5 of 5 raised (with 5, the sign test cannot reach "
+        "p < 0.05); sign test p = 0.062)"
     )
     ten = sign_test(shifted * 2, plain * 2)
     assert ten.p_value == pytest.approx(2 / 1024) and ten.detected

@@ -14,11 +14,13 @@ import pytest
 from mnist_lessons import studies
 from mnist_lessons.checks import ParameterError
 from mnist_lessons.models import PRECISIONS
+from mnist_lessons.stats import seed_interval
 from mnist_lessons.studies import (
     COMMITTED_DIR,
     STUDY_NAMES,
     Outcome,
     StudyError,
+    StudyResults,
     all_studies,
     append_record,
     get_study,
@@ -245,17 +247,77 @@ def test_bad_seeds_and_arms_are_refused(tmp_path, fake_training):
 
 
 def test_an_append_is_all_or_nothing(tmp_path, monkeypatch):
+    """A write that fails before its rename (a full disk, a kill) leaves the file as it was and
+    no temporary file behind."""
+    from mnist_lessons import sources
+
     path = tmp_path / "s.jsonl"
     append_record(path, {"a": 1})
 
-    def broken(*args, **kwargs):
+    def broken(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(studies, "atomic_write", broken)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(sources.os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
         append_record(path, {"a": 2})
     assert path.read_text() == '{"a":1}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["s.jsonl"]
+
+
+def test_a_diverged_run_is_written_as_strict_json(tmp_path):
+    path = append_record(tmp_path / "s.jsonl", {"loss": float("nan"), "h": [1.0, float("inf")]})
+    assert path.read_text() == '{"h":[1.0,null],"loss":null}\n'
+
+
+def test_a_missing_study_is_an_error_that_says_how_to_run_it(tmp_path):
+    with pytest.raises(StudyError) as missing:
+        load_study("dropout", tmp_path)
+    assert str(missing.value) == (
+        f"Study 'dropout' has no records in {tmp_path}: run it with python -m mnist_lessons "
+        f"study dropout --out {tmp_path}"
+    )
+
+
+def test_two_processes_never_run_into_one_file(tmp_path, fake_training):
+    import fcntl
+
+    lock = study_file(tmp_path, "dropout").with_suffix(".jsonl.lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another process, running it
+        with pytest.raises(StudyError, match="Another process is running this study into"):
+            run_study("dropout", quick=True, seeds=[0], out=tmp_path, measure_rate=False)
+    assert fake_training == []
+    run_study("dropout", quick=True, seeds=[0], out=tmp_path, measure_rate=False)
+    assert not lock.exists() and len(fake_training) == 2
+
+
+def test_quick_and_full_records_in_one_file_are_refused_when_read(tmp_path, fake_training):
+    run_study("dropout", quick=True, seeds=[0], out=tmp_path, measure_rate=False)
+    path = study_file(tmp_path, "dropout")
+    record = json.loads(path.read_text().splitlines()[0])
+    full = get_study("dropout").arm("dropout").resolved(False, record["settings"]["precision"])
+    append_record(path, {**record, "seed": 5, "settings": full})
+    with pytest.raises(StudyError, match="line 3, a run of arm 'dropout' \\(seed 5\\) was made"):
+        load_study("dropout", tmp_path)
+
+
+def test_an_arm_with_its_own_precision_keeps_it_on_every_machine(tmp_path, fake_training):
+    """The 99 % recipe fixes float32; the 99.5 % recipe takes the machine's default."""
+    for precision in PRECISIONS:
+        fast_99 = get_study("fast_99").arm("full").resolved(False, precision)
+        fast_995 = get_study("fast_995").arm("full").resolved(False, precision)
+        assert fast_99["precision"] == "float32" and fast_995["precision"] == precision
+
+
+def test_the_time_left_prefers_this_sessions_runs_arm_by_arm():
+    progress = studies.Progress(get_study("dropout"), 4, 0, io.StringIO())
+    progress.remaining = {"dropout": 2, "no_dropout": 2}
+    assert progress.left() == "time left: estimated after the first run"
+    progress.seconds = {"dropout": [100.0, 100.0]}  # the file's earlier runs
+    assert progress.left() == "about 7 min left"  # 4 × 100 s, the other arm taking the same
+    progress.finish(get_study("dropout").arm("dropout"), 40.0)  # this session: faster
+    assert progress.remaining == {"dropout": 1, "no_dropout": 2}
+    assert progress.left() == "about 2 min left"  # 40 + 2 × 40
 
 
 def test_the_results_give_intervals_paired_tests_and_derived_arms(tmp_path, fake_training):
@@ -363,24 +425,29 @@ def test_a_committed_record_rerun_at_its_settings_lands_within_the_seed_spread()
     assert abs(outcome.test_accuracy - record["test_accuracy"]) <= spread
 
 
-def test_the_table_sets_each_arm_beside_the_reference_with_its_paired_test(tmp_path, fake_training):
+def test_the_table_sets_each_arm_beside_the_reference_over_the_same_seeds(tmp_path, fake_training):
     run_study("dropout", quick=True, seeds=[0, 1, 2], out=tmp_path, measure_rate=False)
+    run_study("dropout", quick=True, seeds=[3], arms=["dropout"], out=tmp_path, measure_rate=False)
     results = load_study("dropout", tmp_path)
+    assert results.seeds("dropout") == [0, 1, 2, 3] and results.seeds("no_dropout") == [0, 1, 2]
     lines = results.table().splitlines()
     assert lines[0] == (
-        "| arm | seeds | mean test accuracy | 95 % interval | points vs with dropout "
-        "| 95 % interval | paired t-test p |"
+        "| arm (3 seeds each) | mean test accuracy | 95 % interval | points vs with dropout "
+        "| 95 % interval | p (test) |"
     )
-    interval = results.interval("dropout")
+    # Seed 3, which only one arm has, is left out of every column.
+    interval = seed_interval(results.accuracies("dropout", [0, 1, 2]))
     assert lines[2] == (
-        f"| with dropout | 3 | {interval.estimate:.4f} | {interval.low:.4f} to "
+        f"| with dropout | {interval.estimate:.4f} | {interval.low:.4f} to "
         f"{interval.high:.4f} | (reference) |  |  |"
     )
     difference = results.difference("no_dropout", "dropout")
     assert lines[3].endswith(
         f"| {difference.points:+.2f} | {difference.low:+.2f} to {difference.high:+.2f} "
-        f"| {difference.p_value:.2g} |"
+        f"| {difference.p_value:.2g} (paired t-test) |"
     )
+    with pytest.raises(StudyError, match="fewer than 2 seeds that every arm shown"):
+        StudyResults(results.study, results.records[:2]).table()
 
 
 def test_an_installed_library_fetches_the_committed_records(monkeypatch, tmp_path, fake_training):
@@ -388,7 +455,7 @@ def test_an_installed_library_fetches_the_committed_records(monkeypatch, tmp_pat
     repository into the data folder; offline, the error says what to do."""
     run_study("dropout", quick=True, seeds=[0, 1], out=tmp_path / "made", measure_rate=False)
     published = study_file(tmp_path / "made", "dropout").read_bytes()
-    monkeypatch.setattr(studies, "COMMITTED_DIR", tmp_path / "no-book")
+    monkeypatch.setattr(studies, "in_clone", lambda: False)
     monkeypatch.setenv("MNIST_LESSONS_HOME", str(tmp_path / "home"))
     asked = []
 
