@@ -50,14 +50,14 @@ def _values(values: Sequence[float], name: str, at_least: int) -> np.ndarray:
     return array
 
 
-def _p_text(p: float) -> str:
-    """Three decimals below 0.1, so that a p of 0.0496 never reads as 0.05."""
+def p_text(p: float) -> str:
+    """``"p = 0.020"``: three decimals below 0.1, so that a p of 0.0496 never reads as 0.05."""
     if p < 0.001:
         return "p < 0.001"
     return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
-def _points(value: float) -> str:
+def points_text(value: float) -> str:
     """A signed difference in points: two decimals, three where two would round it to zero."""
     return f"{value:+.3f}" if abs(value) < 0.005 else f"{value:+.2f}"
 
@@ -210,12 +210,12 @@ class Difference:
         number of seeds out where the sentence has said it."""
         over = f" over {self.n} {self.unit}" if count else ""
         if self.low is not None and self.high is not None:
-            interval = f"{_points(self.low)} to {_points(self.high)} points{over}"
-            test = f"{self.test} {_p_text(self.p_value)}"
+            interval = f"{points_text(self.low)} to {points_text(self.high)} points{over}"
+            test = f"{self.test} {p_text(self.p_value)}"
             return f"{_level(self.confidence)} interval {interval}; {test}"
         parts = [f"{self.n} {self.unit}"] if count else []
         parts += [self.note] if self.note else []
-        return "; ".join([*parts, f"{self.test} {_p_text(self.p_value)}"])
+        return "; ".join([*parts, f"{self.test} {p_text(self.p_value)}"])
 
     def sentence(self, higher: str = "higher", lower: str = "lower") -> str:
         """The verdict: "higher by 0.22 points (…)", "lower by …", or "no difference detected
@@ -226,7 +226,7 @@ class Difference:
             return f"no difference detected ({self.evidence()})"
         direction = self.direction if self.direction is not None else np.sign(self.points)
         word = higher if direction > 0 else lower
-        return f"{word} by {_points(abs(self.points))[1:]} points ({self.evidence()})"
+        return f"{word} by {points_text(abs(self.points))[1:]} points ({self.evidence()})"
 
 
 def paired_difference(

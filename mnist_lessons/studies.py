@@ -920,7 +920,7 @@ class StudyResults:
         ``reference`` (the first arm by default) with the paired t-test's interval and p-value,
         as a Markdown table. Every figure rests on the seeds that every arm shown was trained
         with, so that the columns describe the same runs."""
-        from .stats import seed_interval
+        from .stats import p_text, points_text, seed_interval
         from .tables import markdown_table
 
         names = list(arms) if arms is not None else self.arm_names()
@@ -945,9 +945,11 @@ class StudyResults:
                 difference = self.difference(name, reference, seeds)
                 has_interval = difference.low is not None
                 row += [
-                    f"{difference.points:+.2f}",
-                    f"{difference.low:+.2f} to {difference.high:+.2f}" if has_interval else "–",
-                    f"{difference.p_value:.2g} ({difference.test})",
+                    points_text(difference.points),
+                    f"{points_text(difference.low)} to {points_text(difference.high)}"
+                    if has_interval
+                    else "–",
+                    f"{p_text(difference.p_value)} ({difference.test})",
                 ]
             rows.append(row)
         return markdown_table(
@@ -957,7 +959,7 @@ class StudyResults:
                 "95 % interval",
                 f"points vs {self.label(reference)}",
                 "95 % interval",
-                "p (test)",
+                "test",
             ],
             rows,
             align="lrrrrr",

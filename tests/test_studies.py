@@ -14,7 +14,7 @@ import pytest
 from mnist_lessons import studies
 from mnist_lessons.checks import ParameterError
 from mnist_lessons.models import PRECISIONS
-from mnist_lessons.stats import seed_interval
+from mnist_lessons.stats import p_text, points_text, seed_interval
 from mnist_lessons.studies import (
     COMMITTED_DIR,
     STUDY_NAMES,
@@ -433,7 +433,7 @@ def test_the_table_sets_each_arm_beside_the_reference_over_the_same_seeds(tmp_pa
     lines = results.table().splitlines()
     assert lines[0] == (
         "| arm (3 seeds each) | mean test accuracy | 95 % interval | points vs with dropout "
-        "| 95 % interval | p (test) |"
+        "| 95 % interval | test |"
     )
     # Seed 3, which only one arm has, is left out of every column.
     interval = seed_interval(results.accuracies("dropout", [0, 1, 2]))
@@ -443,8 +443,9 @@ def test_the_table_sets_each_arm_beside_the_reference_over_the_same_seeds(tmp_pa
     )
     difference = results.difference("no_dropout", "dropout")
     assert lines[3].endswith(
-        f"| {difference.points:+.2f} | {difference.low:+.2f} to {difference.high:+.2f} "
-        f"| {difference.p_value:.2g} (paired t-test) |"
+        f"| {points_text(difference.points)} | {points_text(difference.low)} to "
+        f"{points_text(difference.high)} "
+        f"| {p_text(difference.p_value)} (paired t-test) |"
     )
     with pytest.raises(StudyError, match="fewer than 2 seeds that every arm shown"):
         StudyResults(results.study, results.records[:2]).table()
