@@ -58,7 +58,9 @@ $(VENV)/.backends-installed: requirements-backends.txt $(VENV)/.installed
 # The Colab stage (part of `make test`): every chapter under papermill at small settings in
 # .venv-colab, which holds Google Colab's TensorFlow, Keras, NumPy, matplotlib and scikit-learn
 # (requirements-colab.txt; Colab's Python is 3.12/3.13, this one is whatever python3 is here,
-# 3.11 in CI). It runs in its own Jupyter kernel, mnist-colab, and never writes into book/.
+# 3.11 in CI), beside PyPI's default PyTorch (a CUDA build with triton), on which it also runs
+# three chapters with KERAS_BACKEND=torch. It runs in its own Jupyter kernel, mnist-colab, and
+# never writes into book/.
 colab: $(COLAB_VENV)/.installed
 	$(COLAB_PYTHON) -m pytest tests/colab -o addopts="" -p no:nbval -p no:cacheprovider \
 		--noconftest -ra --durations=0 --durations-min=1
