@@ -117,3 +117,27 @@ class WeightSnapshots(keras.callbacks.Callback):
             and done - self.best_epoch >= self.patience
         ):
             self.model.stop_training = True
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Keeps what Keras logs at each epoch's end, across several calls to ``fit`` (Keras's own
+    History starts afresh with each call, and the fast recipes call ``fit`` once per epoch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """Calls ``report(epoch, epochs)`` after each epoch (a study's progress bar)."""
+
+    def __init__(self, report, epochs: int):
+        super().__init__()
+        self.report, self.epochs = report, epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.report(epoch + 1, self.epochs)

@@ -573,7 +573,9 @@ def _train_recipe(arm: Arm, settings: dict, seed: int, callbacks: list) -> Outco
     fields["widths"] = tuple(fields["widths"])
     recipe = Recipe(**fields)
     data = _prepare(settings, seed, one_hot=False)
-    history = _make_epoch_history()()
+    from .callbacks import EpochLog
+
+    history = EpochLog()
     result = run_recipe(recipe, data, seed=seed, callbacks=[*callbacks, history])
     extra = {"val_accuracy": result.val_accuracy, "scoring_seconds": result.scoring_seconds}
     if result.unshifted_test_correct is not None:
@@ -590,45 +592,6 @@ def _train_recipe(arm: Arm, settings: dict, seed: int, callbacks: list) -> Outco
         history.history,
         extra,
     )
-
-
-def _keras_callback_base():
-    from .backend import keras
-
-    return keras.callbacks.Callback
-
-
-def _make_epoch_history():
-    base = _keras_callback_base()
-
-    class EpochHistory(base):
-        """Keeps the training loss and accuracy Keras logs at each epoch's end."""
-
-        def __init__(self):
-            super().__init__()
-            self.history: dict[str, list[float]] = {}
-
-        def on_epoch_end(self, epoch, logs=None):
-            for key, value in (logs or {}).items():
-                self.history.setdefault(key, []).append(float(value))
-
-    return EpochHistory
-
-
-def _make_progress_callback():
-    base = _keras_callback_base()
-
-    class EpochProgress(base):
-        """Tells a `Progress` bar which epoch the current run has finished."""
-
-        def __init__(self, progress: Progress, epochs: int):
-            super().__init__()
-            self.progress, self.epochs = progress, epochs
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.progress.epoch(epoch + 1, self.epochs)
-
-    return EpochProgress
 
 
 TRAINERS: dict[str, Callable[[Arm, dict, int, list], Outcome]] = {
@@ -787,6 +750,7 @@ def run_study(
         ParameterError: for bad seeds.
     """
     from .backend import matmul_gflops
+    from .callbacks import EpochProgress
     from .models import default_precision
 
     study = get_study(name)
@@ -805,12 +769,11 @@ def run_study(
             progress.remaining[arm.name] = progress.remaining.get(arm.name, 0) + 1
         for record in records:
             progress.seconds.setdefault(record["arm"], []).append(record["seconds"])
-        epoch_progress = _make_progress_callback()
         for arm, seed in todo:
             settings = arm.resolved(quick, precision)
             progress.start(arm, seed)
             outcome = TRAINERS[arm.kind](
-                arm, settings, seed, [epoch_progress(progress, settings["epochs"])]
+                arm, settings, seed, [EpochProgress(progress.epoch, settings["epochs"])]
             )
             rate = matmul_gflops(RATE_SIZE, 3) if measure_rate else float("nan")
             record = {
