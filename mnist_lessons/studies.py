@@ -172,6 +172,15 @@ def _recipe_arm(name: str, label: str, recipe) -> Arm:
     )
 
 
+DOCUMENTED_ELSEWHERE = {
+    "two_conv_dropout": ("dropout", "dropout"),
+    "three_conv_three_pool": ("third_pooling", "three_pool"),
+}
+"""Write-ups whose documented recipe is already an arm of another study, trained at the same
+settings and seeds: ``{architecture: (study, arm)}``. The writeups study leaves them out rather
+than train the same 10 runs twice; `documented_recipe` finds any write-up's runs."""
+
+
 def _studies() -> dict[str, Study]:
     from .models import REFERENCES
     from .speedrun import RECIPE_99, RECIPE_995, without_each_ingredient
@@ -191,10 +200,12 @@ def _studies() -> dict[str, Study]:
             Study(
                 "writeups",
                 "Where does each write-up's reported test accuracy fall in the spread of its "
-                "documented recipe over seeds?",
+                "documented recipe over seeds? (Write-ups 001 and 004 are the first arms of the "
+                "dropout and third_pooling studies.)",
                 tuple(
                     _writeup_arm(name, reference.title, name)
                     for name, reference in REFERENCES.items()
+                    if name not in DOCUMENTED_ELSEWHERE
                 ),
                 five,
             ),
@@ -985,6 +996,24 @@ def load_study(
             + (f" --out {path.parent}" if folder is not None else "")
         )
     return StudyResults(study, tuple(read_records(path, study)))
+
+
+def documented_recipe(
+    architecture: str,
+    folder: str | os.PathLike | None = None,
+    fetch: Callable[[str], bytes] = _download,
+) -> tuple[StudyResults, str]:
+    """Where a write-up's documented recipe was trained over seeds: the study's results and the
+    arm's name (the writeups study's arm, or the other study's first arm for the write-ups in
+    `DOCUMENTED_ELSEWHERE`)."""
+    from .models import REFERENCES
+
+    if architecture not in REFERENCES:
+        raise StudyError(
+            f"Unknown write-up {architecture!r}. Choose one of: {', '.join(REFERENCES)}"
+        )
+    study, arm = DOCUMENTED_ELSEWHERE.get(architecture, ("writeups", architecture))
+    return load_study(study, folder, fetch), arm
 
 
 def estimate_seconds(study: Study, folder: str | os.PathLike | None = None) -> float | None:

@@ -106,6 +106,29 @@ def test_the_registry_holds_the_studies_the_book_reads():
         get_study("nope")
 
 
+def test_every_write_up_s_documented_recipe_is_an_arm_of_exactly_one_study():
+    from mnist_lessons.models import REFERENCES
+
+    writeups = get_study("writeups")
+    for name in REFERENCES:
+        if name in studies.DOCUMENTED_ELSEWHERE:
+            study, arm = studies.DOCUMENTED_ELSEWHERE[name]
+            assert name not in [a.name for a in writeups.arms]
+            found = get_study(study).arm(arm)
+            assert found.settings == studies._writeup_arm(name, "", name).settings
+            assert get_study(study).arms[0].name == arm
+        else:
+            assert writeups.arm(name).settings == studies._writeup_arm(name, "", name).settings
+    with pytest.raises(StudyError, match="Unknown write-up 'nope'"):
+        studies.documented_recipe("nope")
+
+
+def test_the_documented_recipe_of_001_is_read_from_the_dropout_study():
+    results, arm = studies.documented_recipe("two_conv_dropout")
+    assert (results.study.name, arm) == ("dropout", "dropout")
+    assert len(results.seeds(arm)) == 5
+
+
 def test_the_correct_answers_pack_into_base64_and_back():
     correct = np.random.default_rng(0).random(10_000) < 0.99
     text = pack_correct(correct)
