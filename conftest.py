@@ -1,6 +1,6 @@
 """Settings for every test, the chapters that nbval re-executes from ``book/`` included.
 
-A chapter run at its documented settings saves its results for the comparison chapter. Under
+A chapter run at its documented settings saves its results for the fast-training chapter. Under
 test, those runs save into a temporary folder (``MNIST_LESSONS_RESULTS_DIR``, which the library
 honours) instead of ``book/results/``, so a test run never changes a committed file. The
 kernels nbval and papermill start inherit the variable.

@@ -81,3 +81,32 @@ def glue_figures(**figures) -> None:
 
     for name, value in figures.items():
         glue(name, value, display=False)
+
+
+def check_study_parameters(*, study_dir=None, rerun_seed=None) -> tuple:
+    """Validates the parameters of a chapter that reads the book's studies.
+
+    Args:
+        study_dir: a folder of study records (``<study>.jsonl``), or None for the committed ones.
+        rerun_seed: a seed to train again in the chapter and set beside the study's record, or
+            None to read only.
+
+    Returns:
+        ``(study_dir as a Path or None, rerun_seed)``.
+
+    Raises:
+        ParameterError: naming the parameter, the value received and what is accepted.
+    """
+    from pathlib import Path
+
+    if study_dir is not None:
+        if not isinstance(study_dir, str | Path) or not Path(study_dir).is_dir():
+            raise ParameterError(
+                "study_dir must be a folder of study records (<study>.jsonl), or None for the "
+                f"book's committed studies. Received: study_dir={study_dir!r}"
+            )
+        study_dir = Path(study_dir)
+    rerun_seed = check_int(
+        "rerun_seed", rerun_seed, minimum=0, maximum=MAX_SEED, none_means="read only"
+    )
+    return study_dir, rerun_seed

@@ -39,6 +39,29 @@ class Evaluation:
     def error_count(self) -> int:
         return int((self.predictions != self.labels).sum())
 
+    @property
+    def correct(self) -> np.ndarray:
+        """Which test images the model got right, in test-set order."""
+        return self.predictions == self.labels
+
+    def interval(self):
+        """The accuracy with its 95 % Wilson interval on these images (`stats.wilson_interval`)."""
+        from .stats import wilson_interval
+
+        return wilson_interval(int(self.correct.sum()), len(self.labels))
+
+    def against(self, other: Evaluation):
+        """This model against ``other`` on the same test images: McNemar's exact test
+        (`stats.mcnemar`), the right test for two trained models scored on one test set."""
+        from .stats import mcnemar
+
+        if len(other.labels) != len(self.labels) or not np.array_equal(other.labels, self.labels):
+            raise ValueError(
+                "Both models must be scored on the same test images, in the same order. "
+                f"Received: {len(self.labels):,} and {len(other.labels):,} labels that differ"
+            )
+        return mcnemar(self.correct, other.correct)
+
     def per_class(self) -> list[dict]:
         """Precision, recall, F1 and support for each digit (scikit-learn's definitions)."""
         precision, recall, f1, support = precision_recall_fscore_support(

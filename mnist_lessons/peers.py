@@ -207,7 +207,8 @@ PEERS: dict[str, Peer] = {
         epochs=1,
         batch_size=256,
         reported=0.9904,
-        reported_as="mean 99.04 % ± 0.066 over 30 runs (its README and notebook)",
+        reported_as="mean 99.04 % over 30 runs, ± 0.066 (its README and notebook, which do not say "
+        "whether the ± is a standard deviation or an interval)",
         choices=(
             _SAME_DATA.format(source_images="60,000, shuffled once and not reshuffled"),
             "standardises with its mean 0.1307 and std 0.3081 in a Rescaling layer",
@@ -239,13 +240,16 @@ def _reaches(accuracy: float, target: float, test_images: int) -> bool:
 
 @dataclass(frozen=True)
 class PeerRun:
-    """One run of a peer, scored on the test set after every epoch.
+    """One run of a peer, its validation split scored after every epoch and its test set once,
+    after the last epoch trained.
 
     Attributes:
         peer: the peer's name.
         seed: the seed.
         epoch_seconds: cumulative ``fit`` wall time at the end of each epoch trained.
-        epoch_accuracies: test accuracy at the end of each epoch trained.
+        epoch_val_accuracies: validation accuracy at the end of each epoch trained (what a run
+            stops on: the test set never chooses when to stop).
+        test_accuracy: test accuracy after the last epoch trained, scored once.
         scored_after: the epoch (1-based) each time and accuracy was taken at; empty for every
             epoch from the first (a run of the book's recipe is scored once, at its end).
     """
@@ -253,47 +257,54 @@ class PeerRun:
     peer: str
     seed: int
     epoch_seconds: tuple[float, ...]
-    epoch_accuracies: tuple[float, ...]
+    epoch_val_accuracies: tuple[float, ...]
+    test_accuracy: float
     scored_after: tuple[int, ...] = ()
 
     @property
     def epochs(self) -> tuple[int, ...]:
         """The epoch each score was taken after."""
-        return self.scored_after or tuple(range(1, len(self.epoch_accuracies) + 1))
+        return self.scored_after or tuple(range(1, len(self.epoch_val_accuracies) + 1))
 
     @property
     def seconds(self) -> float:
         """Training time of every epoch trained."""
         return self.epoch_seconds[-1]
 
-    @property
-    def test_accuracy(self) -> float:
-        """Test accuracy after the last epoch trained."""
-        return self.epoch_accuracies[-1]
-
-    def _first_reaching(self, target: float, test_images: int) -> int | None:
-        """The index of the first score that reaches ``target``, or None."""
+    def _first_reaching(self, target: float, images: int) -> int | None:
+        """The index of the first validation score that reaches ``target``, or None."""
         return next(
-            (i for i, a in enumerate(self.epoch_accuracies) if _reaches(a, target, test_images)),
+            (i for i, a in enumerate(self.epoch_val_accuracies) if _reaches(a, target, images)),
             None,
         )
 
-    def seconds_to(self, target: float, test_images: int) -> float | None:
-        """Training time up to the first epoch whose test accuracy reaches ``target`` (None if
-        none did), comparing whole images as `speedrun.seeds_reaching` does."""
-        first = self._first_reaching(target, test_images)
+    def seconds_to(self, target: float, images: int) -> float | None:
+        """Training time up to the first epoch whose validation accuracy (on ``images``
+        validation images) reaches ``target``, None if none did; whole images are compared, as
+        `speedrun.seeds_reaching` does."""
+        first = self._first_reaching(target, images)
         return None if first is None else self.epoch_seconds[first]
 
-    def epochs_to(self, target: float, test_images: int) -> int | None:
-        """The first epoch (1-based) whose test accuracy reaches ``target``, or None."""
-        first = self._first_reaching(target, test_images)
+    def epochs_to(self, target: float, images: int) -> int | None:
+        """The first epoch (1-based) whose validation accuracy reaches ``target``, or None."""
+        first = self._first_reaching(target, images)
         return None if first is None else self.epochs[first]
 
     @classmethod
     def from_speedrun(cls, result: SpeedrunResult, epochs: int) -> PeerRun:
         """A run of ``epochs`` epochs of one of the book's recipes, scored once at its end."""
+        if result.val_accuracy is None:
+            raise ValueError(
+                "A run of the book's recipe joins a race only with a validation split: train it "
+                "on data prepared with validation_size > 0."
+            )
         return cls(
-            result.recipe, result.seed, (result.seconds,), (result.test_accuracy,), (epochs,)
+            result.recipe,
+            result.seed,
+            (result.seconds,),
+            (result.val_accuracy,),
+            result.test_accuracy,
+            (epochs,),
         )
 
 
@@ -305,22 +316,24 @@ def run_peer(
     epochs: int | None = None,
     stop_at: float | None = None,
 ) -> PeerRun:
-    """Trains a peer's recipe on ``data.x_train``, one epoch at a time, timing ``fit`` alone.
+    """Trains a peer's recipe on ``data.x_train``, one epoch at a time, timing ``fit`` alone,
+    and scores the test set once, after the last epoch trained.
 
     Args:
         peer: a key of `PEERS`, or a `Peer`.
-        data: prepared arrays with sparse labels (``prepare_data``'s default).
+        data: prepared arrays with sparse labels (``prepare_data``'s default) and a validation
+            split.
         seed: seeds the weights, the shuffling and the dropout.
         epochs: epochs to train at most (default: the published number). The learning-rate
             schedule, if any, spans these epochs.
-        stop_at: stop after the first epoch whose test accuracy reaches this (0–1).
+        stop_at: stop after the first epoch whose **validation** accuracy reaches this (0–1).
 
     Returns:
         A `PeerRun`.
 
     Raises:
         ParameterError: an unknown peer, or epochs below 1.
-        ValueError: one-hot labels.
+        ValueError: one-hot labels, or no validation split.
     """
     if isinstance(peer, str):
         peer = PEERS[check_choice("peer", peer, tuple(PEERS))]
@@ -331,6 +344,11 @@ def run_peer(
         )
     if data.y_train.ndim != 1:
         raise ValueError("run_peer needs sparse labels: prepare_data(..., one_hot=False)")
+    if len(data.y_val) == 0:
+        raise ValueError(
+            "run_peer scores a validation split after every epoch: prepare the data with "
+            "validation_size > 0 (the book holds out 5,000 images)."
+        )
     set_seed(seed)
     model = peer.build()
     total_steps = math.ceil(len(data.x_train) / peer.batch_size) * epochs
@@ -351,18 +369,20 @@ def run_peer(
         model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
         elapsed += time.perf_counter() - start
         seconds.append(elapsed)
-        accuracies.append(evaluate_model(model, data.x_test, data.y_test).accuracy)
-        if stop_at is not None and _reaches(accuracies[-1], stop_at, len(data.y_test)):
+        accuracies.append(evaluate_model(model, data.x_val, data.y_val).accuracy)
+        if stop_at is not None and _reaches(accuracies[-1], stop_at, len(data.y_val)):
             break
-    return PeerRun(peer.name, seed, tuple(seconds), tuple(accuracies))
+    test_accuracy = evaluate_model(model, data.x_test, data.y_test).accuracy
+    return PeerRun(peer.name, seed, tuple(seconds), tuple(accuracies), test_accuracy)
 
 
-def median_seconds_to(runs: Sequence[PeerRun], target: float, test_images: int) -> float | None:
-    """The median over runs of the time to ``target``, a run that never reached it counting as
-    slower than every other; None if half or more of the runs never reached it."""
+def median_seconds_to(runs: Sequence[PeerRun], target: float, images: int) -> float | None:
+    """The median over runs of the time to ``target`` on the validation split (of ``images``
+    images), a run that never reached it counting as slower than every other; None if half or
+    more of the runs never reached it."""
     if not runs:
         raise ValueError("runs is empty: there is no run to take the median of.")
-    times = [math.inf if (t := run.seconds_to(target, test_images)) is None else t for run in runs]
+    times = [math.inf if (t := run.seconds_to(target, images)) is None else t for run in runs]
     median = float(np.median(times))
     return None if math.isinf(median) else median
 
@@ -383,13 +403,13 @@ class RaceEntry:
     epochs: int
     batch_size: int
 
-    def seconds_to(self, target: float, test_images: int) -> float | None:
+    def seconds_to(self, target: float, images: int) -> float | None:
         """`median_seconds_to` over this entry's runs."""
-        return median_seconds_to(self.runs, target, test_images)
+        return median_seconds_to(self.runs, target, images)
 
-    def reaching(self, target: float, test_images: int) -> int:
-        """How many runs reached ``target`` at some epoch."""
-        return sum(run.seconds_to(target, test_images) is not None for run in self.runs)
+    def reaching(self, target: float, images: int) -> int:
+        """How many runs reached ``target`` on the validation split at some epoch."""
+        return sum(run.seconds_to(target, images) is not None for run in self.runs)
 
     @property
     def accuracies(self) -> np.ndarray:
@@ -400,22 +420,21 @@ class RaceEntry:
         return float(np.median([run.seconds for run in self.runs]))
 
 
-def race_table(
-    entries: Sequence[RaceEntry], test_images: int, target: float = 0.99
-) -> MarkdownTable:
+def race_table(entries: Sequence[RaceEntry], images: int, target: float = 0.99) -> MarkdownTable:
     """The entries side by side, the first being the one the others are measured against.
 
     Columns: runs, epochs trained (mean, for runs stopped at a target), batch, test accuracy at the
-    end (mean and lowest), runs that reached ``target``, median seconds of training, median
-    seconds to ``target`` (`median_seconds_to`), and that time as a multiple of the first entry's.
+    end (mean and lowest, scored once per run), runs whose validation accuracy reached ``target``
+    (on ``images`` validation images), median seconds of training, median seconds to ``target``
+    on validation (`median_seconds_to`), and that time as a multiple of the first entry's.
     """
     if not entries:
         raise ValueError("entries is empty: there is nothing to compare.")
-    first = entries[0].seconds_to(target, test_images)
+    first = entries[0].seconds_to(target, images)
     name = f"{target * 100:g} %"
     rows = []
     for entry in entries:
-        to_target = entry.seconds_to(target, test_images)
+        to_target = entry.seconds_to(target, images)
         trained = np.mean([run.epochs[-1] for run in entry.runs])
         ratio = f"{to_target / first:.2f}×" if to_target is not None and first is not None else "–"
         rows.append(
@@ -425,7 +444,7 @@ def race_table(
                 f"{trained:g} of {entry.epochs}",
                 entry.batch_size,
                 f"{entry.accuracies.mean():.4f} ({entry.accuracies.min():.4f})",
-                f"{entry.reaching(target, test_images)} of {len(entry.runs)}",
+                f"{entry.reaching(target, images)} of {len(entry.runs)}",
                 f"{entry.median_seconds:.1f}",
                 "not reached" if to_target is None else f"{to_target:.1f}",
                 ratio,
@@ -438,9 +457,9 @@ def race_table(
             "epochs trained",
             "batch",
             "test accuracy, mean (lowest)",
-            f"runs reaching {name}",
+            f"runs reaching {name} on validation",
             "median seconds",
-            f"median seconds to {name}",
+            f"median seconds to {name} on validation",
             f"time to {name} against the first",
         ],
         rows,
@@ -460,8 +479,9 @@ def race(
     """Trains ``recipe`` and each peer once per seed, in turn, and returns them side by side.
 
     For each seed the book's recipe runs first, then each peer with the same seed, so that a slow
-    spell of a shared machine falls on all of them. A peer stops at the first epoch that reaches
-    ``stop_at`` (None: it trains its published number of epochs); a one-epoch peer is unaffected.
+    spell of a shared machine falls on all of them. A peer stops at the first epoch whose
+    validation accuracy reaches ``stop_at`` (None: it trains its published number of epochs); a
+    one-epoch peer is unaffected.
 
     Args:
         data: prepared arrays with sparse labels.

@@ -268,19 +268,46 @@ def misclassified_gallery(
 
 
 def per_class_accuracy(
-    accuracy: Sequence[float], ax: Axes | None = None, *, title: str = "Per-class accuracy"
+    accuracy: Sequence[float],
+    ax: Axes | None = None,
+    *,
+    totals: Sequence[int] | None = None,
+    title: str = "Per-class accuracy",
 ) -> Axes:
-    """Bar chart of the fraction of each digit classified correctly."""
+    """Each digit's accuracy as a dot, with its 95 % Wilson interval (`stats.wilson_interval`)
+    when ``totals``, the number of test images of each digit, is given.
+
+    Dots rather than bars: a bar is read by its length from zero, and these accuracies differ in
+    their last few points, so the axis does not start at zero; the intervals show which of those
+    differences the test set can resolve.
+    """
+    from .stats import wilson_interval
+
     accuracy = np.asarray(accuracy, dtype=float)
     ax = _axes(ax)
-    bars = ax.bar(range(NUM_CLASSES), accuracy, color="tab:green")
-    ax.bar_label(bars, labels=[f"{a:.3f}" for a in accuracy], fontsize=7)
-    low = max(0.0, float(accuracy.min()) - 0.02)
-    ax.set_ylim(low, 1.0 + (1.0 - low) * 0.08)
-    ax.set_xticks(range(NUM_CLASSES))
+    digits = np.arange(NUM_CLASSES)
+    low = float(accuracy.min())
+    if totals is not None:
+        intervals = [
+            wilson_interval(int(np.rint(a * n)), int(n))
+            for a, n in zip(accuracy, totals, strict=True)
+        ]
+        below = accuracy - np.array([i.low for i in intervals])
+        above = np.array([i.high for i in intervals]) - accuracy
+        ax.errorbar(digits, accuracy, yerr=[below, above], fmt="none", ecolor="0.5", capsize=3)
+        low = min(low, min(i.low for i in intervals))
+    ax.scatter(digits, accuracy, color="tab:green", zorder=3)
+    for digit, value in zip(digits, accuracy, strict=True):
+        ax.annotate(
+            f"{value:.3f}", (digit, value), textcoords="offset points", xytext=(6, -3), fontsize=7
+        )
+    low = max(0.0, low - 0.005)
+    ax.set_ylim(low, 1.0 + (1.0 - low) * 0.05)
+    ax.set_xticks(digits)
     ax.set_xlabel("digit")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("accuracy" + (" (bars: 95 % Wilson interval)" if totals is not None else ""))
     ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
     return ax
 
 
@@ -682,9 +709,12 @@ def reliability_diagram(
     label: str = "model",
     color: str | None = None,
     show_gap: bool = True,
+    show_counts: bool = True,
     title: str = "Reliability diagram",
 ) -> Axes:
-    """Accuracy against confidence per bin, beside the diagonal of perfect calibration.
+    """Accuracy against confidence per bin, beside the diagonal of perfect calibration, with
+    the number of answers in each bin written above its bar (a bin of a handful of answers has a
+    noisy accuracy: read its bar with that count in mind).
 
     Bars below the diagonal are over-confident bins. Call it twice on the same Axes to overlay
     two models, or one model before and after temperature scaling: later calls draw their bars
@@ -696,6 +726,8 @@ def reliability_diagram(
         label: the legend's name for these bars; the ECE is added to it.
         color: the bars' colour; by default the next of matplotlib's colours on this Axes.
         show_gap: shade, hatched, the gap between each bin's accuracy and its confidence.
+        show_counts: write each bin's count above its bar (only for the first set of bars on
+            the Axes, since every set bins the same answers differently only by confidence).
         title: the Axes' title.
 
     Returns:
@@ -722,6 +754,18 @@ def reliability_diagram(
     )
     for patch in bars.patches:
         patch.set_gid("reliability")
+    if show_counts and not previous:
+        for x, w, a, n in zip(left, width, accuracy, reliability.count[filled], strict=True):
+            ax.annotate(
+                f"{n:,}",
+                (x + w / 2, a),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                fontsize=6,
+                rotation=90,
+                gid="bin-count",
+            )
     if show_gap:
         ax.bar(
             left,
@@ -981,3 +1025,86 @@ def study_curves(
     if names:
         ax.legend(fontsize="small")
     return ax
+
+
+def reported_against_spread(spreads, ax: Axes | None = None) -> Axes:
+    """Each write-up's documented recipe over seeds (dots), the range one run lands in (a
+    line: the 95 % prediction interval) and the figure the write-up reported (a cross).
+
+    Args:
+        spreads: `compare.documented_spreads`'s dictionary.
+    """
+    from .compare import network_name
+
+    names = list(spreads)
+    ax = _axes(ax, figsize=(7, 0.7 * len(names) + 1.4))
+    for row, name in enumerate(names):
+        spread = spreads[name]
+        y = len(names) - 1 - row
+        prediction = spread.prediction
+        ax.plot([prediction.low, prediction.high], [y, y], color="C0", lw=2.5, zorder=2)
+        ax.scatter(spread.accuracies, [y] * len(spread.accuracies), s=16, color="0.3", zorder=3)
+        ax.scatter(
+            [spread.reported],
+            [y],
+            marker="x",
+            s=70,
+            color="C3",
+            zorder=4,
+            label="reported by the write-up" if row == 0 else None,
+        )
+    ax.plot([], [], color="C0", lw=2.5, label="where one run lands (95 % prediction interval)")
+    ax.scatter([], [], s=16, color="0.3", label="this book's runs, one per seed")
+    ax.set_yticks(range(len(names)), [network_name(n) for n in reversed(names)])
+    ax.set_ylim(-0.6, len(names) - 0.1)
+    ax.set_xlabel("test accuracy")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize="small", loc="lower left", bbox_to_anchor=(0, 1.0), ncol=1, frameon=False)
+    return ax
+
+
+def evidence_figure(results, first: str, second: str, standard_error: float) -> Figure:
+    """The book's method in two panels, from one study.
+
+    Left: ``first``'s test accuracy seed by seed, its mean with the 95 % interval over seeds,
+    and the test set's standard error as a band around the mean, for scale. Right: ``first``
+    and ``second`` seed by seed, each seed's pair joined by a line: the runs move together from
+    seed to seed, which is why a paired test sees a difference that the spread of each arm
+    alone would hide.
+
+    Args:
+        results: a `studies.StudyResults`.
+        standard_error: the test set's standard error of one accuracy near the mean.
+    """
+    seeds = results.common_seeds(first, second)
+    a, b = results.accuracies(first, seeds), results.accuracies(second, seeds)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6), layout="constrained", sharey=True)
+    interval = results.interval(first)
+    left.scatter(seeds, a, color="0.3", zorder=3, label="one run per seed")
+    left.axhline(interval.estimate, color="C0", lw=2, label="mean over seeds")
+    left.axhspan(
+        interval.low, interval.high, color="C0", alpha=0.25, label="95 % interval of the mean"
+    )
+    left.axhspan(
+        interval.estimate - standard_error,
+        interval.estimate + standard_error,
+        facecolor="none",
+        edgecolor="C3",
+        hatch="//",
+        label="± one standard error of the test set",
+    )
+    left.set_xlabel("seed")
+    left.set_ylabel("test accuracy")
+    left.set_title(results.label(first))
+    left.set_xticks(seeds)
+    left.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    for x, y in zip(a, b, strict=True):
+        right.plot([0, 1], [x, y], color="0.6", lw=1)
+    right.scatter([0] * len(a), a, color="C0", zorder=3)
+    right.scatter([1] * len(b), b, color="C1", zorder=3)
+    right.set_xticks([0, 1], [results.label(first), results.label(second)])
+    right.set_xlim(-0.4, 1.4)
+    right.set_title("The same seeds, paired")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    return fig

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -23,9 +23,8 @@ from .backend import keras, training_batches
 from .checks import check_choice, check_int
 from .convolution import shift_images
 from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData, encode_labels
-from .evaluate import compare_accuracy, evaluate_model
+from .evaluate import evaluate_model
 from .models import check_precision, default_precision, layer_flops, with_precision
-from .tables import MarkdownTable, markdown_table
 from .train import DEFAULT_STEPS_PER_EXECUTION, set_seed
 
 layers = keras.layers
@@ -620,131 +619,6 @@ def without_each_ingredient(recipe: Recipe, skip: Collection[str] = ()) -> dict[
     return {label: changed for label, changed in changes.items() if changed.name not in skip}
 
 
-@dataclass(frozen=True)
-class AblationRow:
-    """One recipe of an ablation and its runs, one per seed.
-
-    Attributes:
-        label: what was removed ("the full recipe" for the recipe itself).
-        recipe: the recipe that ran.
-        runs: one `SpeedrunResult` per seed.
-    """
-
-    label: str
-    recipe: Recipe
-    runs: tuple[SpeedrunResult, ...]
-
-    @property
-    def accuracies(self) -> np.ndarray:
-        return np.array([r.test_accuracy for r in self.runs])
-
-    @property
-    def mean_accuracy(self) -> float:
-        return float(self.accuracies.mean())
-
-    @property
-    def accuracy_std(self) -> float:
-        """The standard deviation over seeds (0 for a single seed), as a fraction."""
-        return float(self.accuracies.std(ddof=1)) if len(self.runs) > 1 else 0.0
-
-    @property
-    def lowest_accuracy(self) -> float:
-        return float(self.accuracies.min())
-
-    @property
-    def median_seconds(self) -> float:
-        return float(np.median([r.seconds for r in self.runs]))
-
-
-@dataclass(frozen=True)
-class Ablation:
-    """A recipe beside copies of it with one thing changed, each over the same seeds.
-
-    Attributes:
-        rows: the full recipe first, then one row per change.
-        test_images: how many test images each accuracy was measured on (for its standard error).
-    """
-
-    rows: tuple[AblationRow, ...]
-    test_images: int
-
-    def difference(self, row: AblationRow):
-        """``row``'s mean accuracy against the full recipe's, as an `AccuracyComparison`."""
-        return compare_accuracy(row.mean_accuracy, self.rows[0].mean_accuracy, self.test_images)
-
-    def table(self) -> MarkdownTable:
-        """The rows as a Markdown table: accuracy mean ± s.d., lowest seed, median seconds,
-        and the difference from the full recipe in points and in test-set standard errors."""
-        lines = []
-        for row in self.rows:
-            if row is self.rows[0]:
-                against = ""
-            else:
-                comparison = self.difference(row)
-                signed = (row.mean_accuracy - self.rows[0].mean_accuracy) * 100
-                against = f"{signed:+.2f} ({comparison.standard_errors:.1f} s.e.): "
-                against += comparison.verdict
-            lines.append(
-                [
-                    row.label,
-                    len(row.runs),
-                    f"{row.mean_accuracy:.4f} ± {row.accuracy_std:.4f}",
-                    f"{row.lowest_accuracy:.4f}",
-                    f"{row.median_seconds:.1f}",
-                    against,
-                ]
-            )
-        return markdown_table(
-            [
-                "removed (replaced by)",
-                "seeds",
-                "test accuracy, mean ± s.d.",
-                "lowest seed",
-                "median seconds",
-                "difference, points (test-set s.e.)",
-            ],
-            lines,
-            align="lrrrrl",
-        )
-
-
-def ablation(
-    recipe: Recipe,
-    changes: Mapping[str, Recipe],
-    seeds: Sequence[int],
-    data: PreparedData,
-    baseline: Sequence[SpeedrunResult] | None = None,
-) -> Ablation:
-    """Trains each changed recipe once per seed, interleaved, and sets it beside ``recipe``.
-
-    The runs alternate between the changes seed by seed, so that a slow spell of a shared
-    machine falls on all of them rather than on one.
-
-    Args:
-        recipe: the full recipe.
-        changes: what was removed (a label for the table) → the recipe without it.
-        seeds: the seeds each changed recipe runs with.
-        data: prepared arrays with sparse labels, as for `run_recipe`.
-        baseline: runs of ``recipe`` already made (reused, not retrained); if None, ``recipe``
-            runs with ``seeds`` too.
-
-    Returns:
-        An `Ablation`: the full recipe's row first, then one row per change in the given order.
-    """
-    seeds = [check_int("seed", s, minimum=0) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds is empty: an ablation needs at least one seed per change.")
-    if baseline is None:
-        baseline = [run_recipe(recipe, data, seed=s) for s in seeds]
-    runs = {label: [] for label in changes}
-    for seed in seeds:
-        for label, changed in changes.items():
-            runs[label].append(run_recipe(changed, data, seed=seed))
-    rows = [AblationRow("nothing: the full recipe", recipe, tuple(baseline))]
-    rows += [AblationRow(label, changes[label], tuple(runs[label])) for label in changes]
-    return Ablation(tuple(rows), len(data.y_test))
-
-
 def seeds_reaching(accuracies: Sequence[float], target: float, test_images: int) -> int:
     """How many of the runs' test accuracies reach ``target`` (0–1), e.g. 0.995.
 
@@ -761,9 +635,12 @@ def target_verdict(accuracies: Sequence[float], target: float, test_images: int)
     """How runs over several seeds stand against an accuracy target, counting the seeds.
 
     A mean above the target with most seeds below it is not a target met: the sentence says how
-    many seeds reach the target, the lowest seed's accuracy, and the mean against the target with
-    the test set's standard error (`compare_accuracy`).
+    many seeds reach the target, the lowest seed's accuracy, and where the 95 % interval of the
+    mean over seeds lies against the target (`stats.seed_interval`); with one seed, only that
+    seed's accuracy.
     """
+    from .stats import seed_interval
+
     accuracies = np.asarray(accuracies, dtype=float)
     meeting = seeds_reaching(accuracies, target, test_images)
     name = f"{target * 100:g} %"
@@ -772,10 +649,20 @@ def target_verdict(accuracies: Sequence[float], target: float, test_images: int)
         if meeting == accuracies.size
         else f"{meeting} of {accuracies.size} seeds {'reaches' if meeting == 1 else 'reach'} {name}"
     )
-    mean = compare_accuracy(float(accuracies.mean()), target, test_images)
+    if accuracies.size < 2:
+        return f"{count} (the lowest, {accuracies.min():.4f}); one seed gives no interval"
+    if np.ptp(accuracies) == 0:
+        return f"{count}, every one at {accuracies[0]:.4f}: no spread to make an interval from"
+    interval = seed_interval(accuracies)
+    if interval.low >= target:
+        where = f"lies entirely at or above {name}"
+    elif interval.high < target:
+        where = f"lies entirely below {name}"
+    else:
+        where = f"covers {name}, so these seeds cannot place the recipe's mean on either side"
     return (
-        f"{count} (the lowest, {accuracies.min():.4f}); the mean, {accuracies.mean():.4f}, is "
-        f"{mean.sentence(name)}"
+        f"{count} (the lowest, {accuracies.min():.4f}); the mean is {interval.estimate:.4f}, and "
+        f"its {interval.method[:-1]}, {interval.low:.4f} to {interval.high:.4f}, {where}"
     )
 
 

@@ -267,6 +267,27 @@ def paired_difference(
     )
 
 
+def unpaired_difference(
+    first: Sequence[float], second: Sequence[float], confidence: float = CONFIDENCE
+) -> Difference:
+    """Two arms treated as unrelated samples: Welch's t-test (`scipy.stats.ttest_ind` with
+    unequal variances). The book uses it only to show what pairing gains: where both arms were
+    trained on the same seeds, `paired_difference` is the right test."""
+    a = _values(first, "unpaired_difference", 2)
+    b = _values(second, "unpaired_difference", 2)
+    result = stats.ttest_ind(a * 100, b * 100, equal_var=False)
+    ci = result.confidence_interval(confidence)
+    return Difference(
+        float((a.mean() - b.mean()) * 100),
+        float(ci.low),
+        float(ci.high),
+        float(result.pvalue),
+        "Welch's t-test",
+        len(a),
+        confidence=confidence,
+    )
+
+
 def mcnemar(first_correct: Sequence[bool], second_correct: Sequence[bool]) -> Difference:
     """Two models scored on the same test images: McNemar's exact test.
 

@@ -1059,3 +1059,53 @@ def listing(folder: str | os.PathLike | None = None) -> str:
             f"recorded{' (at quick settings)' if quick else ''}; {cost}"
         )
     return "\n".join(lines)
+
+
+def rerun_and_compare(
+    name: str,
+    seed: int | None,
+    results: StudyResults,
+    out: str | os.PathLike | None = None,
+    stream=None,
+) -> list[dict]:
+    """What a chapter's "train a seed again" cell does: says how long training ``seed`` of
+    every arm again takes (from ``results``' own runs), and, if ``seed`` is not None, trains it
+    into ``out`` (default: a temporary folder, so that no committed file changes) and sets each
+    new run beside the study's run with that seed and the range one run lands in.
+
+    Returns:
+        The new records (empty when ``seed`` is None).
+    """
+    import sys
+    import tempfile
+
+    from .stats import prediction_interval
+
+    stream = stream or sys.stdout
+    study = get_study(name)
+    arms = [a.name for a in study.arms]
+    seconds = sum(float(np.median(results.seconds(a))) for a in arms if results.seeds(a))
+    machines = sorted({r["provenance"]["processor"] for r in results.records})
+    print(
+        f"Training one seed of the {len(arms)} arms of {name!r} again takes about "
+        f"{_duration(seconds)} on the machine that ran the study ({', '.join(machines)}).",
+        file=stream,
+    )
+    if seed is None:
+        print("rerun_seed is None: nothing is trained.", file=stream)
+        return []
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = out if out is not None else temporary
+        new = run_study(name, seeds=[seed], out=folder, stream=stream)
+    for record in new:
+        arm = record["arm"]
+        prediction = prediction_interval(results.accuracies(arm))
+        committed = dict(zip(results.seeds(arm), results.accuracies(arm), strict=True))
+        before = f"{committed[seed]:.4f}" if seed in committed else "not in the study"
+        where = "inside" if prediction.contains(record["test_accuracy"]) else "outside"
+        print(
+            f"{results.label(arm)}: {record['test_accuracy']:.4f} here, {before} in the study; "
+            f"{where} the range one run lands in ({prediction.low:.4f} to {prediction.high:.4f})",
+            file=stream,
+        )
+    return new

@@ -110,8 +110,8 @@ MEASURED_ANSWERS = {
     "001-two-conv-dropout": ["no_dropout_test_accuracy"],
     "002-one-conv-wide-dense": ["linear_test_accuracy"],
     "003-keras-classic-cnn": ["leak_gain"],
-    "004-three-conv-three-pool": ["no_pool3_test_accuracy"],
-    "comparison": ["comparison_seeds"],
+    "004-three-conv-three-pool": ["pool_study_sentence"],
+    "comparison": ["documented_widest_points"],
     "fast-training": [
         "speedrun995_min_accuracy",
         "speedrun_seconds",

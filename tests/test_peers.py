@@ -109,9 +109,11 @@ def test_the_keras_io_port_is_the_example_layer_for_layer():
         assert peer.choices and all("55,000" in c for c in peer.choices[:1])
 
 
-def _run(accuracies, seconds=None, seed=0):
+def _run(accuracies, seconds=None, seed=0, test_accuracy=None):
+    """A peer's run whose validation accuracy after each epoch is ``accuracies``."""
     seconds = seconds or [float(i + 1) for i in range(len(accuracies))]
-    return PeerRun("p", seed, tuple(seconds), tuple(accuracies))
+    test = accuracies[-1] if test_accuracy is None else test_accuracy
+    return PeerRun("p", seed, tuple(seconds), tuple(accuracies), test)
 
 
 def test_a_run_reaches_a_target_at_its_first_epoch_there():
@@ -120,9 +122,19 @@ def test_a_run_reaches_a_target_at_its_first_epoch_there():
     assert run.seconds_to(0.995, 10_000) == 12.0
     assert run.seconds_to(0.996, 10_000) is None and run.epochs_to(0.996, 10_000) is None
     assert run.seconds == 12.0 and run.test_accuracy == 0.995
-    once = PeerRun.from_speedrun(SpeedrunResult("r", 4, 9.5, 0.9912, None), 3)
-    assert once.epochs == (3,) and once.epochs_to(0.99, 10_000) == 3
-    assert once.seconds_to(0.99, 10_000) == 9.5 and once.seed == 4 and once.peer == "r"
+    # The book's recipe joins by its validation accuracy; its test score is only reported.
+    once = PeerRun.from_speedrun(SpeedrunResult("r", 4, 9.5, 0.9870, 0.9912), 3)
+    assert once.epochs == (3,) and once.epochs_to(0.99, 5000) == 3
+    assert once.seconds_to(0.99, 5000) == 9.5 and once.seed == 4 and once.peer == "r"
+    assert once.test_accuracy == 0.9870
+    with pytest.raises(ValueError, match="only with a validation split"):
+        PeerRun.from_speedrun(SpeedrunResult("r", 4, 9.5, 0.9912, None), 3)
+
+
+def test_a_run_stops_on_validation_never_on_its_test_score():
+    # Validation reaches 99 % at epoch 2; the test score (0.9850) plays no part in it.
+    run = _run([0.985, 0.9910], [3.0, 6.0], test_accuracy=0.9850)
+    assert run.seconds_to(0.99, 5000) == 6.0 and run.epochs_to(0.99, 5000) == 2
 
 
 def test_the_median_time_to_a_target_counts_a_miss_as_slowest():
@@ -141,7 +153,8 @@ def test_race_table_sets_times_to_the_target_against_the_first_entry():
     ours = RaceEntry(
         "ours",
         tuple(
-            PeerRun.from_speedrun(SpeedrunResult("r", s, 4.0 + s, 0.991, None), 2) for s in range(3)
+            PeerRun.from_speedrun(SpeedrunResult("r", s, 4.0 + s, 0.991, 0.991), 2)
+            for s in range(3)
         ),
         2,
         128,
@@ -150,7 +163,7 @@ def test_race_table_sets_times_to_the_target_against_the_first_entry():
     never = RaceEntry("never", (_run([0.985], [3.0]),), 1, 256)
     table = race_table([ours, slow, never], 10_000)
     lines = table.splitlines()
-    assert "median seconds to 99 %" in lines[0]
+    assert "median seconds to 99 % on validation" in lines[0]
     assert lines[2].split("|")[1:-1] == [
         " ours ",
         " 3 ",
@@ -175,11 +188,12 @@ def test_run_peer_trains_epoch_by_epoch_and_stops_at_a_target(mnist):
     # 12 steps of one cycle on 3,000 images: well above chance, far from the full run.
     assert 0.5 < tuomaso.test_accuracy <= 1 and tuomaso.seconds > 0
     keras_io = run_peer("keras_io", data, seed=1, epochs=3, stop_at=0.5)
-    # Past 50 % after its first epoch, so it stops there.
-    assert len(keras_io.epoch_accuracies) == 1 and keras_io.epochs_to(0.5, len(data.y_test)) == 1
+    # Past 50 % on the validation split after its first epoch, so it stops there.
+    assert len(keras_io.epoch_val_accuracies) == 1
+    assert keras_io.epochs_to(0.5, len(data.y_val)) == 1 and 0.5 < keras_io.test_accuracy <= 1
     longer = run_peer("keras_io", data, seed=1, epochs=2)
     assert len(longer.epoch_seconds) == 2 and longer.epoch_seconds[1] > longer.epoch_seconds[0]
-    assert longer.epoch_accuracies[1] > 0.8
+    assert longer.epoch_val_accuracies[1] > 0.8
 
 
 def test_run_peer_refuses_bad_input(mnist):
@@ -190,6 +204,9 @@ def test_run_peer_refuses_bad_input(mnist):
         run_peer("tuomaso", data, epochs=0)
     with pytest.raises(ParameterError, match="stop_at must be an accuracy between 0 and 1"):
         run_peer("tuomaso", data, stop_at=99)
+    unvalidated = prepare_data(mnist, validation_size=0, train_limit=500, seed=0)
+    with pytest.raises(ValueError, match="validation_size > 0"):
+        run_peer("tuomaso", unvalidated)
     one_hot = prepare_data(mnist, validation_size=100, train_limit=500, one_hot=True)
     with pytest.raises(ValueError, match="sparse labels"):
         run_peer("tuomaso", one_hot)

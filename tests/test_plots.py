@@ -104,11 +104,17 @@ def test_misclassified_gallery_titles_with_confidence():
     assert fig.axes[0].get_title() == "5→3 55%"
 
 
-def test_per_class_accuracy_bars():
+def test_per_class_accuracy_draws_dots_with_wilson_intervals():
     accuracy = np.linspace(0.95, 1.0, 10)
     ax = plots.per_class_accuracy(accuracy)
-    np.testing.assert_allclose([p.get_height() for p in ax.patches], accuracy)
-    assert ax.get_ylim()[0] == pytest.approx(0.93)
+    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 1], accuracy)
+    assert not ax.patches  # no bars: a bar would be read from zero
+    assert ax.get_ylim()[0] == pytest.approx(0.945)
+    totals = np.full(10, 1000)
+    ax = plots.per_class_accuracy(accuracy, totals=totals)
+    # The lowest digit's Wilson interval: 950 of 1,000 right gives 0.9346 to 0.9621.
+    assert ax.get_ylim()[0] == pytest.approx(0.9346 - 0.005, abs=1e-4)
+    assert "Wilson" in ax.get_ylabel()
 
 
 def test_confidence_histogram_has_both_groups():
@@ -301,6 +307,8 @@ def test_reliability_diagram_bars_diagonal_gap_and_overlay():
     assert [line.get_gid() for line in ax.lines] == ["diagonal"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "before (ECE 10.00%)" in legend and "perfect calibration" in legend
+    counts = [t.get_text() for t in ax.texts if t.get_gid() == "bin-count"]
+    assert counts == ["5", "10"]  # each bin's answers, above its bar
 
     after = reliability(np.array([[0.8, 0.2]] * 15), labels, bins=10)  # 11 of 15 right
     returned = plots.reliability_diagram(after, ax, label="after", show_gap=False)
@@ -309,6 +317,7 @@ def test_reliability_diagram_bars_diagonal_gap_and_overlay():
     assert outline.get_edgecolor()[:3] == pytest.approx(matplotlib.colors.to_rgb("C1"))
     assert outline.get_facecolor()[3] == 0  # drawn as an outline over the first bars
     assert "after (ECE 6.67%)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len([t for t in ax.texts if t.get_gid() == "bin-count"]) == 2  # not written twice
 
 
 def test_saliency_grid_side_by_side_and_overlaid():

@@ -9,7 +9,7 @@ import pytest
 
 from mnist_lessons.chapter import ParameterError
 from mnist_lessons.data import PreparedData
-from mnist_lessons.evaluate import Evaluation, accuracy_verdict
+from mnist_lessons.evaluate import Evaluation
 from mnist_lessons.models import ARCHITECTURES, REFERENCES, build_model
 from mnist_lessons.tables import markdown_table
 from mnist_lessons.train import TrainingResult
@@ -145,18 +145,27 @@ def test_results_of_an_undocumented_run_are_not_read(tmp_path):
     assert read_results(tmp_path, "three_conv_dense64") is None
 
 
-def test_reported_table_and_verdict():
+def test_reported_table():
     run = fake_run(accuracy=0.99)
     table = run.reported_table()
     assert table.splitlines()[:2] == ["| figure | reported | measured |", "| --- | ---: | ---: |"]
     assert "| test accuracy | 0.9895 | 0.9900 |" in table
-    assert run.verdict() == ("level with", pytest.approx(0.05))
 
 
-def test_accuracy_verdict():
-    assert accuracy_verdict(0.9934, 0.9920) == ("above", pytest.approx(0.14))
-    assert accuracy_verdict(0.9900, 0.9920) == ("below", pytest.approx(0.20))
-    assert accuracy_verdict(0.9922, 0.9920)[0] == "level with"
+def test_the_reported_figure_is_set_against_the_recipe_s_spread_over_seeds():
+    """Write-up 001's documented recipe is the dropout study's first arm (committed)."""
+    from mnist_lessons.stats import prediction_interval
+    from mnist_lessons.studies import load_study
+
+    accuracies = load_study("dropout").accuracies("dropout")
+    one_run = prediction_interval(accuracies)
+    verdict = fake_run("two_conv_dropout", accuracy=0.99).reported_verdict()
+    assert verdict["study_name"] == "dropout" and verdict["study_seeds"] == 5
+    assert verdict["study_mean"] == pytest.approx(accuracies.mean())
+    assert (verdict["study_run_low"], verdict["study_run_high"]) == (one_run.low, one_run.high)
+    assert verdict["verdict_sentence"].startswith("the reported 0.9934 lies inside the range")
+    assert verdict["run_in_range"] == ("inside" if one_run.contains(0.99) else "outside")
+    assert "level with" not in verdict["verdict_sentence"]
 
 
 def test_markdown_table():
@@ -186,20 +195,31 @@ def test_run_writeup_trains_evaluates_and_leaves_the_results_alone(
     assert run.record()["precision"] == precision
 
 
-def test_the_glued_verdict_carries_the_standard_error(monkeypatch):
+def test_the_glued_figures_carry_the_wilson_interval_and_the_study_s_verdict(monkeypatch):
     glued = {}
     monkeypatch.setattr(
         "myst_nb.glue", lambda name, value, display=True: glued.update({name: value})
     )
-    run = fake_run(accuracy=0.99)
+    run = fake_run("two_conv_dropout", accuracy=0.99)
     run.glue()
-    # 0.99 on 100 fabricated test images: a standard error of 0.995 points.
-    assert glued["accuracy_standard_error"] == pytest.approx(0.995, abs=1e-3)
-    assert glued["accuracy_verdict"] == "level with"
-    assert glued["verdict_sentence"] == (
-        "level with write-up 000's reported 0.9895: the difference, 0.05 points, is inside the "
-        "test set's standard error of 0.99 points"
+    # 99 of 100 fabricated test images right: Wilson's 95 % interval is 0.9455 to 0.9982.
+    assert (glued["test_accuracy_low"], glued["test_accuracy_high"]) == (
+        pytest.approx(0.9455, abs=1e-4),
+        pytest.approx(0.9982, abs=1e-4),
     )
+    assert glued["verdict_sentence"] == run.reported_verdict()["verdict_sentence"]
+    assert not any(key.startswith("accuracy_") for key in glued)
+
+
+def test_a_variant_is_set_against_its_run_image_by_image():
+    from mnist_lessons.writeup import VariantRun
+
+    run = fake_run("two_conv_dropout", accuracy=0.99)
+    variant = VariantRun("two_conv_no_dropout", None, None, fake_run(accuracy=0.9).evaluation)
+    difference = variant.against(run)
+    assert difference.test == "McNemar's exact test"
+    assert difference.points == pytest.approx(-9.0) and difference.n == 9
+    assert difference.sentence().startswith("lower by 9.00 points (9 images")
 
 
 def test_a_variant_must_belong_to_the_run_it_is_compared_with():
