@@ -117,6 +117,14 @@ def documented_spreads(
     return spreads
 
 
+def _reported_text(reported: float) -> str:
+    """A reported accuracy as the write-up gave it: a figure in whole percent (write-up 002's
+    "around 97 %") is a rounded one, and says so."""
+    if round(reported * 100, 6) == round(reported * 100):
+        return f"about {reported * 100:.0f} % (rounded)"
+    return f"{reported:.4f}"
+
+
 def documented_table(spreads: dict[str, DocumentedSpread]) -> MarkdownTable:
     """Each write-up's recipe, its mean over seeds, the range one run lands in, and where the
     write-up's reported figure falls."""
@@ -131,7 +139,7 @@ def documented_table(spreads: dict[str, DocumentedSpread]) -> MarkdownTable:
                 len(spread.accuracies),
                 f"{interval.estimate:.4f} ({interval.low:.4f} to {interval.high:.4f})",
                 f"{prediction.low:.4f} to {prediction.high:.4f}",
-                f"{spread.reported:.4f}",
+                _reported_text(spread.reported),
                 spread.where,
             ]
         )
@@ -214,7 +222,7 @@ class ArchitectureComparison:
         return {name: self.results.difference(name, self.leader) for name in self.ranking[1:]}
 
     @property
-    def tied_with_leader(self) -> list[str]:
+    def not_distinguished_from_leader(self) -> list[str]:
         """The arms the study cannot tell from the leader (the leader first)."""
         return [self.leader] + [n for n, d in self.against_leader.items() if not d.detected]
 
@@ -270,7 +278,7 @@ class ArchitectureComparison:
         spread = {n: float(np.std(results.accuracies(n), ddof=1)) * 100 for n in self.ranking}
         widest = max(spread, key=spread.get)
         convergence = self.convergence()
-        tied = self.tied_with_leader
+        undistinguished = self.not_distinguished_from_leader
         mcnemar = self.mcnemar()
         settings = results.study.arm(self.leader).settings
         return {
@@ -284,8 +292,8 @@ class ArchitectureComparison:
             "arch_runner_up_sentence": self.against_leader[self.runner_up].sentence(),
             "arch_last": network_name(self.ranking[-1]),
             "arch_last_sentence": self.against_leader[self.ranking[-1]].sentence(),
-            "arch_tied_count": len(tied),
-            "arch_tied": "; ".join(network_name(n) for n in tied),
+            "arch_not_distinguished_count": len(undistinguished),
+            "arch_not_distinguished": "; ".join(network_name(n) for n in undistinguished),
             "arch_tests": len(self.against_leader),
             "arch_mcnemar_sentence": mcnemar.sentence(),
             "arch_mcnemar_disagree": mcnemar.n,

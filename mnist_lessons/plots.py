@@ -1068,9 +1068,9 @@ def evidence_figure(results, first: str, second: str, standard_error: float) -> 
 
     Left: ``first``'s test accuracy seed by seed, its mean with the 95 % interval over seeds,
     and the test set's standard error as a band around the mean, for scale. Right: ``first``
-    and ``second`` seed by seed, each seed's pair joined by a line: the runs move together from
-    seed to seed, which is why a paired test sees a difference that the spread of each arm
-    alone would hide.
+    and ``second`` seed by seed, each seed's pair joined by a line, so that the reader sees the
+    per-seed differences the paired test is computed from (whether the two arms move together
+    from seed to seed is what pairing can gain; the lines show whether they do).
 
     Args:
         results: a `studies.StudyResults`.

@@ -226,7 +226,8 @@ class Difference:
             return f"no difference detected ({self.evidence()})"
         direction = self.direction if self.direction is not None else np.sign(self.points)
         word = higher if direction > 0 else lower
-        return f"{word} by {points_text(abs(self.points))[1:]} points ({self.evidence()})"
+        median = "a median of " if self.test == "sign test" else ""
+        return f"{word} by {median}{points_text(abs(self.points))[1:]} points ({self.evidence()})"
 
 
 def paired_difference(

@@ -1092,7 +1092,7 @@ def rerun_and_compare(
         file=stream,
     )
     if seed is None:
-        print("rerun_seed is None: nothing is trained.", file=stream)
+        print("No seed given, so nothing is trained here.", file=stream)
         return []
     with tempfile.TemporaryDirectory() as temporary:
         folder = out if out is not None else temporary

@@ -99,7 +99,9 @@ def test_the_sign_test_takes_its_direction_from_the_seeds_not_the_mean():
     second = [0.9900] * 9 + [0.9900]
     result = sign_test(first, second)
     assert np.mean(first) < np.mean(second)  # one large drop outweighs nine small gains
-    assert result.detected and result.sentence().startswith("higher by 0.02 points (10 seeds;")
+    assert result.detected and result.sentence().startswith(
+        "higher by a median of 0.02 points (10 seeds;"
+    )
 
 
 def test_p_values_near_the_threshold_keep_three_decimals():
@@ -168,7 +170,7 @@ def test_the_sign_test_counts_the_seeds_a_change_raised():
     ten = sign_test(shifted * 2, plain * 2)
     assert ten.p_value == pytest.approx(2 / 1024) and ten.detected
     assert ten.sentence("raised", "lowered") == (
-        "raised by 0.04 points (10 seeds; 10 of 10 raised; sign test p = 0.002)"
+        "raised by a median of 0.04 points (10 seeds; 10 of 10 raised; sign test p = 0.002)"
     )
 
 
