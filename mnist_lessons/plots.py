@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -733,7 +735,7 @@ def reliability_diagram(
     Returns:
         The Axes; ``ax.containers`` holds the accuracy bars (and the gap bars).
     """
-    ax = _axes(ax, figsize=(4.8, 4.6))
+    ax = _axes(ax, figsize=(4.8, 6.4))
     previous = [c for c in ax.containers if c.patches and c.patches[0].get_gid() == "reliability"]
     color = color or f"C{len(previous)}"
     filled = reliability.count > 0
@@ -762,8 +764,9 @@ def reliability_diagram(
                 textcoords="offset points",
                 xytext=(0, 3),
                 ha="center",
-                fontsize=6,
+                fontsize=7,
                 rotation=90,
+                annotation_clip=False,
                 gid="bin-count",
             )
     if show_gap:
@@ -783,12 +786,11 @@ def reliability_diagram(
         ax.plot([0, 1], [0, 1], "--", color="0.3", linewidth=1, label="perfect calibration")
         ax.lines[-1].set_gid("diagonal")
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
+    ax.set_ylim(0, 1.12 if show_counts else 1)
     ax.set_xlabel("confidence (largest probability)")
     ax.set_ylabel("accuracy")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
     return ax
 
 
@@ -996,6 +998,7 @@ def study_points(results, arms: Sequence[str] | None = None, ax: Axes | None = N
     ax.set_yticks(range(len(names)), [results.label(n) for n in reversed(names)])
     ax.set_ylim(-0.6, len(names) - 0.4)
     ax.set_xlabel("test accuracy (dots: seeds; bar and line: mean and its 95 % interval)")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.4f"))
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -1020,6 +1023,7 @@ def study_curves(
                 label=results.label(name) if index == 0 else None,
             )
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel(key.replace("_", " "))
     ax.grid(alpha=0.3)
     if names:

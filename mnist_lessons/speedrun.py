@@ -373,8 +373,11 @@ SCHEDULES = ("one_cycle", "constant")
 def time_verdict(seconds: float, target: float) -> str:
     """A phrase setting a median training time against its target, for the chapter's text."""
     if seconds <= target:
-        return f"within the {target:g}-second target"
-    return f"{seconds - target:.1f} seconds over the {target:g}-second target on this machine"
+        return f"{seconds:.1f} seconds, within the {target:g}-second target"
+    return (
+        f"{seconds:.1f} seconds, {seconds - target:.1f} over the {target:g}-second target on this "
+        "machine"
+    )
 
 
 @dataclass
@@ -769,7 +772,11 @@ class Goal:
                 f"{accuracies.size}, so even a verdict of met would be provisional."
             )
         parts.append(
-            "Goal met." if not missed else "Goal not met: it asks for " + ", ".join(missed) + "."
+            "Goal met."
+            if not missed
+            else "Goal not met: it asks for "
+            + (", ".join(missed[:-1]) + " and " + missed[-1] if len(missed) > 1 else missed[0])
+            + "."
         )
         return " ".join(parts)
 

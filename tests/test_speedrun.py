@@ -205,9 +205,11 @@ def test_run_recipe_needs_sparse_labels_and_positive_settings(mnist):
 
 
 def test_time_verdict_sets_the_median_against_its_target():
-    assert time_verdict(8.9, 10) == "within the 10-second target"
-    assert time_verdict(60.0, 60) == "within the 60-second target"
-    assert time_verdict(60.24, 60) == "0.2 seconds over the 60-second target on this machine"
+    assert time_verdict(8.9, 10) == "8.9 seconds, within the 10-second target"
+    assert time_verdict(60.0, 60) == "60.0 seconds, within the 60-second target"
+    assert time_verdict(60.24, 60) == (
+        "60.2 seconds, 0.2 over the 60-second target on this machine"
+    )
 
 
 def test_layer_cost_counts_the_first_layer_from_its_shapes():
@@ -313,11 +315,11 @@ def test_goal_verdict_names_every_part_of_the_goal_that_is_missed():
     verdict = GOAL_995.verdict([0.9946, 0.9951, 0.9954], 92.4, 10_000)
     assert verdict.startswith("On accuracy, 2 of 3 seeds reach 99.5 % (the lowest, 0.9946)")
     assert "No seed scores below the goal's floor of 99.4 %." in verdict
-    assert "On time, the median is 62.4 seconds over the 30-second target" in verdict
+    assert "On time, the median is 92.4 seconds, 62.4 over the 30-second target" in verdict
     assert "The goal counts at least 5 seeds and this run has 3" in verdict
     # The mean, 0.9950, is not shown to be 99.5 %: its interval over three seeds reaches below.
     assert verdict.endswith(
-        "Goal not met: it asks for a mean of 99.5 % shown by its 95 % interval, a median of 30 "
+        "Goal not met: it asks for a mean of 99.5 % shown by its 95 % interval and a median of 30 "
         "seconds."
     )
     # A seed under the floor and a mean under the target are both named.
@@ -325,7 +327,7 @@ def test_goal_verdict_names_every_part_of_the_goal_that_is_missed():
     assert "1 of 5 seeds scores below the goal's floor of 99.4 %." in verdict
     assert "within the 30-second target" in verdict and "counts at least" not in verdict
     assert verdict.endswith(
-        "Goal not met: it asks for a mean of 99.5 % shown by its 95 % interval, no seed below "
+        "Goal not met: it asks for a mean of 99.5 % shown by its 95 % interval and no seed below "
         "99.4 %."
     )
     # A mean of 0.9953 whose interval reaches below 99.5 % does not show the goal's mean.
@@ -344,7 +346,7 @@ def test_goal_verdict_sets_the_recipe_against_the_fastest_peer():
     )
     assert "need a median of 4.1 seconds or less." in verdict
     assert verdict.endswith(
-        "Goal not met: it asks for a median of 4 seconds, 2 times the fastest peer's speed."
+        "Goal not met: it asks for a median of 4 seconds and 2 times the fastest peer's speed."
     )
     fast = GOAL_99.verdict(accuracies, 3.9, 10_000, peer_seconds=8.2)
     assert "2.10 times as fast as the fastest peer to 99 %, at least the 2 times" in fast
