@@ -188,8 +188,9 @@ def standard_error(accuracy: float, n: int) -> float:
     """The standard error of an accuracy measured on ``n`` independent test images.
 
     ``sqrt(p (1 - p) / n)``, as a fraction: about 0.001 (0.1 points) for 99 % on MNIST's
-    10,000 test images. Two runs whose accuracies differ by less than this cannot be told apart
-    by the test set.
+    10,000 test images: the scatter that the test set's finite size alone gives one accuracy.
+    It is not a test of two models (see `stats.mcnemar` for that) and leaves out the spread
+    between seeds (see `stats.seed_interval`).
 
     Raises:
         ValueError: if ``accuracy`` is outside [0, 1] or ``n`` is not positive.
@@ -199,74 +200,6 @@ def standard_error(accuracy: float, n: int) -> float:
     if n <= 0:
         raise ValueError(f"n must be a positive number of images. Received: n={n}")
     return float(np.sqrt(accuracy * (1.0 - accuracy) / n))
-
-
-@dataclass(frozen=True)
-class AccuracyComparison:
-    """A measured test accuracy set beside another figure, with the test set's standard error.
-
-    Attributes:
-        measured: the accuracy measured here, 0–1.
-        other: the figure it is compared with (a write-up's reported accuracy, another run's).
-        standard_error: of ``measured`` on the test images, 0–1 (see `standard_error`).
-    """
-
-    measured: float
-    other: float
-    standard_error: float
-
-    @property
-    def points(self) -> float:
-        """The absolute difference in percentage points."""
-        return abs(self.measured - self.other) * 100
-
-    @property
-    def standard_errors(self) -> float:
-        """The difference in units of the standard error."""
-        return abs(self.measured - self.other) / self.standard_error if self.standard_error else 0.0
-
-    @property
-    def inside(self) -> bool:
-        """Whether the difference is no larger than one standard error."""
-        return self.standard_errors <= 1.0
-
-    @property
-    def verdict(self) -> str:
-        """``"level with"`` inside one standard error, else ``"above"`` or ``"below"``."""
-        if self.inside:
-            return "level with"
-        return "above" if self.measured > self.other else "below"
-
-    def sentence(self, other_name: str = "the reported one") -> str:
-        """The comparison in one sentence, e.g. for a chapter's glued verdict."""
-        se = self.standard_error * 100
-        if self.inside:
-            return (
-                f"level with {other_name}: the difference, {self.points:.2f} points, is inside "
-                f"the test set's standard error of {se:.2f} points"
-            )
-        return (
-            f"{self.points:.2f} points {self.verdict} {other_name}, "
-            f"{self.standard_errors:.1f} times the test set's standard error of {se:.2f} points"
-        )
-
-
-def compare_accuracy(measured: float, other: float, n: int) -> AccuracyComparison:
-    """Sets an accuracy measured on ``n`` test images beside another figure (see
-    `AccuracyComparison`)."""
-    return AccuracyComparison(measured, other, standard_error(measured, n))
-
-
-def accuracy_verdict(measured: float, reported: float, n: int = 10_000) -> tuple[str, float]:
-    """How a measured accuracy stands against a reported one.
-
-    Returns:
-        ``(verdict, points)``: ``"above"``, ``"below"`` or ``"level with"`` (a difference no
-        larger than the standard error of ``measured`` on ``n`` test images), and the absolute
-        difference in percentage points.
-    """
-    comparison = compare_accuracy(measured, reported, n)
-    return comparison.verdict, comparison.points
 
 
 def save_results(path: str | os.PathLike, **results) -> Path:

@@ -65,6 +65,21 @@ class Reference:
     def reported_test_accuracy(self) -> float:
         return self.reported["test_accuracy"]
 
+    @property
+    def reported_step(self) -> float:
+        """What the reported test accuracy was rounded to: 0.01 for a figure in whole percent
+        (write-up 002's "around 97 %"), 0 for one given to four decimals."""
+        percent = self.reported_test_accuracy * 100
+        return 0.01 if abs(percent - round(percent)) < 1e-6 else 0.0
+
+    @property
+    def reported_text(self) -> str:
+        """The reported test accuracy as the write-up gave it: "0.9895", "about 97 % (96.5 to
+        97.5 %)"."""
+        from .stats import reported_text
+
+        return reported_text(self.reported_test_accuracy, self.reported_step)
+
     def make_optimizer(self) -> keras.optimizers.Optimizer:
         """Returns a fresh instance of the documented optimizer."""
         return keras.optimizers.get({"class_name": self.optimizer, "config": self.optimizer_config})
@@ -470,3 +485,35 @@ def layer_flops(model: keras.Model) -> dict[str, int]:
         elif isinstance(layer, keras.layers.Dense):
             flops[layer.name] = 2 * layer.input.shape[-1] * layer.units
     return {name: int(value) for name, value in flops.items()}
+
+
+def describe_layer(layer: keras.layers.Layer) -> str:
+    """A layer in a few words, as a diagram labels it: "Conv 32, 3×3, ReLU", "Max pool 2×2",
+    "Dropout 0.25", "Dense 10, softmax"."""
+
+    def activation(layer) -> str:
+        name = getattr(getattr(layer, "activation", None), "__name__", "linear")
+        return "" if name == "linear" else f", {'ReLU' if name == 'relu' else name}"
+
+    if isinstance(layer, keras.layers.Conv2D):
+        kh, kw = layer.kernel_size
+        text = f"Conv {layer.filters}, {kh}×{kw}"
+        if tuple(layer.strides) != (1, 1):
+            text += f", stride {layer.strides[0]}"
+        if layer.padding == "same":
+            text += ", same"
+        return text + activation(layer)
+    if isinstance(layer, keras.layers.MaxPooling2D):
+        ph, pw = layer.pool_size
+        return f"Max pool {ph}×{pw}"
+    if isinstance(layer, keras.layers.Dropout):
+        return f"Dropout {layer.rate:g}"
+    if isinstance(layer, keras.layers.Dense):
+        return f"Dense {layer.units}" + activation(layer)
+    if isinstance(layer, keras.layers.Activation):
+        return activation(layer)[2:] or "linear"
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return "Batch norm"
+    if isinstance(layer, keras.layers.GlobalAveragePooling2D):
+        return "Global average pool"
+    return type(layer).__name__

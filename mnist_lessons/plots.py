@@ -998,7 +998,9 @@ def study_points(results, arms: Sequence[str] | None = None, ax: Axes | None = N
     ax.set_yticks(range(len(names)), [results.label(n) for n in reversed(names)])
     ax.set_ylim(-0.6, len(names) - 0.4)
     ax.set_xlabel("test accuracy (dots: seeds; bar and line: mean and its 95 % interval)")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.4f"))
+    # Few enough ticks that four-decimal labels never run into each other.
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter(useOffset=False))
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -1006,25 +1008,31 @@ def study_points(results, arms: Sequence[str] | None = None, ax: Axes | None = N
 def study_curves(
     results, key: str = "val_accuracy", arms: Sequence[str] | None = None, ax: Axes | None = None
 ) -> Axes:
-    """Each run's per-epoch ``key`` (validation accuracy by default), coloured by arm: the
-    evidence that the budget let every arm converge (the curves flatten before the last epoch).
+    """Each run's per-epoch ``key`` (validation accuracy by default) as a thin line, and each
+    arm's mean over its runs as a thick one, coloured by arm: the evidence that the budget let
+    every arm converge (the curves flatten before the last epoch).
     """
     names = list(arms) if arms is not None else [a.name for a in results.study.arms]
     ax = _axes(ax, figsize=(6, 4))
     for colour, name in enumerate(names):
-        runs = [r for r in results.records if r["arm"] == name and key in r["history"]]
-        for index, run in enumerate(runs):
-            values = run["history"][key]
+        runs = [
+            r["history"][key] for r in results.records if r["arm"] == name and key in r["history"]
+        ]
+        for values in runs:
+            ax.plot(range(1, len(values) + 1), values, color=f"C{colour}", alpha=0.25, lw=0.8)
+        if runs:
+            epochs = min(len(values) for values in runs)
+            mean = np.mean([values[:epochs] for values in runs], axis=0)
             ax.plot(
-                range(1, len(values) + 1),
-                values,
+                range(1, epochs + 1),
+                mean,
                 color=f"C{colour}",
-                alpha=0.6,
-                label=results.label(name) if index == 0 else None,
+                lw=2.2,
+                label=f"{results.label(name)} (mean of {len(runs)})",
             )
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_ylabel(key.replace("_", " "))
+    ax.set_ylabel(key.replace("val_", "validation ").replace("_", " "))
     ax.grid(alpha=0.3)
     if names:
         ax.legend(fontsize="small")
@@ -1033,7 +1041,9 @@ def study_curves(
 
 def reported_against_spread(spreads, ax: Axes | None = None) -> Axes:
     """Each write-up's documented recipe over seeds (dots), the range one run lands in (a
-    line: the 95 % prediction interval) and the figure the write-up reported (a cross).
+    line: the 95 % prediction interval) and the figure the write-up reported (a cross; a
+    figure given in whole percent also gets a red bar over every value it could have been
+    rounded from).
 
     Args:
         spreads: `compare.documented_spreads`'s dictionary.
@@ -1057,6 +1067,22 @@ def reported_against_spread(spreads, ax: Axes | None = None) -> Axes:
             zorder=4,
             label="reported by the write-up" if row == 0 else None,
         )
+        step = spread.reference.reported_step
+        if step:
+            low, high = spread.reported - step / 2, spread.reported + step / 2
+            ax.plot([low, high], [y, y], color="C3", lw=1.5, alpha=0.7, zorder=4)
+            ax.plot([low, low], [y - 0.15, y + 0.15], color="C3", lw=1.5, alpha=0.7, zorder=4)
+            ax.plot([high, high], [y - 0.15, y + 0.15], color="C3", lw=1.5, alpha=0.7, zorder=4)
+            ax.annotate(
+                "given as a whole percent",
+                (spread.reported, y),
+                xytext=(0, -14),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize="x-small",
+                color="C3",
+            )
     ax.plot([], [], color="C0", lw=2.5, label="where one run lands (95 % prediction interval)")
     ax.scatter([], [], s=16, color="0.3", label="this book's runs, one per seed")
     ax.set_yticks(range(len(names)), [network_name(n) for n in reversed(names)])
@@ -1111,4 +1137,88 @@ def evidence_figure(results, first: str, second: str, standard_error: float) -> 
     right.set_title("The same seeds, paired")
     for ax in (left, right):
         ax.grid(alpha=0.3)
+    return fig
+
+
+def network_diagram(model, title: str | None = None, per_row: int = 8) -> Figure:
+    """A network drawn left to right: one box per layer, named in a few words
+    (`models.describe_layer`), with the shape of what it outputs and its parameter count.
+
+    A box's height follows its output's width in pixels, so the feature maps can be seen
+    shrinking through the convolutions and pooling; a layer with a flat output is a short box.
+    Long networks wrap onto further rows after ``per_row`` layers, read left to right and top to
+    bottom.
+
+    Args:
+        model: a built `keras.Model` whose layers run in sequence.
+        title: the figure's title (default: the total parameter count).
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    from .models import describe_layer
+
+    layers = list(model.layers)
+    rows = -(-len(layers) // per_row)
+    columns = min(len(layers), per_row)
+    width, gap, row_height = 1.45, 0.4, 2.05
+    fig, ax = plt.subplots(
+        figsize=(columns * (width + gap) * 0.82 + 0.6, 1.75 * rows + 0.35), layout="constrained"
+    )
+    colours = {
+        "Conv2D": "#9ecae1",
+        "MaxPooling2D": "#fdd0a2",
+        "Dropout": "#d9d9d9",
+        "Dense": "#a1d99b",
+        "Flatten": "#f0f0f0",
+        "BatchNormalization": "#dadaeb",
+        "Activation": "#fff7bc",
+    }
+    input_side = model.inputs[0].shape[1] or 28
+    right = columns * (width + gap) - gap
+
+    def arrow(start, end):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8, lw=0.8))
+
+    for index, layer in enumerate(layers):
+        row, column = divmod(index, per_row)
+        x, y = column * (width + gap), -row * row_height
+        shape = tuple(layer.output.shape[1:])
+        side = shape[0] if len(shape) == 3 else None
+        height = 0.45 + 0.95 * (side / input_side) if side else 0.42
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y - height / 2),
+                width,
+                height,
+                boxstyle="round,pad=0.02,rounding_size=0.08",
+                facecolor=colours.get(type(layer).__name__, "#f7f7f7"),
+                edgecolor="0.35",
+                lw=0.8,
+            )
+        )
+        ax.text(x + width / 2, y, describe_layer(layer), ha="center", va="center", fontsize=7.5)
+        params = layer.count_params()
+        ax.text(
+            x + width / 2,
+            y - height / 2 - 0.1,
+            "×".join(str(s) for s in shape) + (f"\n{params:,} params" if params else ""),
+            ha="center",
+            va="top",
+            fontsize=7,
+            color="0.25",
+        )
+        if column > 0:
+            arrow((x - gap, y), (x, y))
+        elif row > 0:  # the row before ends at the right margin; this one starts at the left
+            arrow((right - 0.05, y + row_height), (right + 0.3, y + row_height))
+            arrow((-0.35, y), (x, y))
+    ax.set_xlim(-0.4, right + 0.35)
+    ax.set_ylim(-row_height * (rows - 1) - 1.25, 0.8)
+    ax.axis("off")
+    ax.set_title(
+        title
+        or f"{model.count_params():,} parameters. Under each layer: its output's shape "
+        "and its parameters",
+        fontsize=8.5,
+    )
     return fig

@@ -642,7 +642,7 @@ def target_verdict(accuracies: Sequence[float], target: float, test_images: int)
     mean over seeds lies against the target (`stats.seed_interval`); with one seed, only that
     seed's accuracy.
     """
-    from .stats import seed_interval
+    from .stats import mean_against_target
 
     accuracies = np.asarray(accuracies, dtype=float)
     meeting = seeds_reaching(accuracies, target, test_images)
@@ -652,17 +652,16 @@ def target_verdict(accuracies: Sequence[float], target: float, test_images: int)
         if meeting == accuracies.size
         else f"{meeting} of {accuracies.size} seeds {'reaches' if meeting == 1 else 'reach'} {name}"
     )
-    if accuracies.size < 2:
+    against, interval = mean_against_target(accuracies, target)
+    if against == "one seed":
         return f"{count} (the lowest, {accuracies.min():.4f}); one seed gives no interval"
-    if np.ptp(accuracies) == 0:
+    if interval is None:
         return f"{count}, every one at {accuracies[0]:.4f}: no spread to make an interval from"
-    interval = seed_interval(accuracies)
-    if interval.low >= target:
-        where = f"lies entirely at or above {name}"
-    elif interval.high < target:
-        where = f"lies entirely below {name}"
-    else:
-        where = f"covers {name}, so these seeds cannot place the recipe's mean on either side"
+    where = {
+        "at or above": f"lies entirely at or above {name}",
+        "below": f"lies entirely below {name}",
+        "covers": f"covers {name}, so these seeds cannot place the recipe's mean on either side",
+    }[against]
     return (
         f"{count} (the lowest, {accuracies.min():.4f}); the mean is {interval.estimate:.4f}, and "
         f"its {interval.method[:-1]}, {interval.low:.4f} to {interval.high:.4f}, {where}"
@@ -690,15 +689,11 @@ class Goal:
 
     def _mean_established(self, accuracies: np.ndarray) -> bool:
         """Whether the runs show a mean of at least ``accuracy``: the 95 % interval of the mean
-        over seeds lies at or above it (`stats.seed_interval`). Where every seed scored the same,
-        that score itself; one seed establishes nothing."""
-        from .stats import seed_interval
+        over seeds lies at or above it (`stats.mean_against_target`). Where every seed scored the
+        same, that score itself; one seed establishes nothing."""
+        from .stats import mean_against_target
 
-        if accuracies.size < 2:
-            return False
-        if np.ptp(accuracies) == 0:
-            return bool(accuracies[0] >= self.accuracy)
-        return seed_interval(accuracies).low >= self.accuracy
+        return mean_against_target(accuracies, self.accuracy)[0] == "at or above"
 
     def verdict(
         self,

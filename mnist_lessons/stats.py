@@ -12,6 +12,7 @@ one for each question the book asks and words its answer.
   right and the other wrong (`mcnemar`).
 - One accuracy on one test set: the Wilson interval (`wilson_interval`).
 - A change applied to every seed: the sign test on how many seeds it raised (`sign_test`).
+- Several differences tested together: Holm's adjustment of their p-values (`holm`).
 
 `Difference.sentence` writes every verdict in the book from these, in one form: "higher by 0.22
 points (95 % interval 0.08 to 0.36 over 5 seeds; paired t-test p = 0.01)", or, where the
@@ -58,7 +59,10 @@ def p_text(p: float) -> str:
 
 
 def points_text(value: float) -> str:
-    """A signed difference in points: two decimals, three where two would round it to zero."""
+    """A signed difference in points: two decimals, three where two would round it to zero,
+    and "0.000" without a sign where even three would."""
+    if abs(value) < 0.0005:
+        return "0.000"
     return f"{value:+.3f}" if abs(value) < 0.005 else f"{value:+.2f}"
 
 
@@ -146,6 +150,31 @@ def prediction_interval(accuracies: Sequence[float], confidence: float = CONFIDE
     )
 
 
+def mean_against_target(
+    accuracies: Sequence[float], target: float, confidence: float = CONFIDENCE
+) -> tuple[str, Interval | None]:
+    """Where a recipe's mean over seeds lies against a target accuracy, judged by the 95 %
+    interval of the mean (`seed_interval`).
+
+    Returns:
+        ``(where, interval)``: ``where`` is "at or above" (the whole interval is), "below" (the
+        whole interval is), "covers" (the interval straddles the target) or "one seed" (no
+        interval can be made). Where every seed scored the same there is no spread and no
+        interval (None): that one score is set against the target.
+    """
+    values = _values(accuracies, "mean_against_target", 1)
+    if len(values) < 2:
+        return "one seed", None
+    if np.ptp(values) * 100 < SPREAD_TOLERANCE:
+        return ("at or above" if values[0] >= target else "below"), None
+    interval = seed_interval(values, confidence)
+    if interval.low >= target:
+        return "at or above", interval
+    if interval.high < target:
+        return "below", interval
+    return "covers", interval
+
+
 def wilson_interval(correct: int, total: int, confidence: float = CONFIDENCE) -> Interval:
     """One accuracy on one test set, with its Wilson score interval (`scipy.stats.binomtest`)."""
     if not (isinstance(correct, int | np.integer) and isinstance(total, int | np.integer)):
@@ -227,7 +256,8 @@ class Difference:
         direction = self.direction if self.direction is not None else np.sign(self.points)
         word = higher if direction > 0 else lower
         median = "a median of " if self.test == "sign test" else ""
-        return f"{word} by {median}{points_text(abs(self.points))[1:]} points ({self.evidence()})"
+        size = points_text(abs(self.points)).lstrip("+")
+        return f"{word} by {median}{size} points ({self.evidence()})"
 
 
 def paired_difference(
@@ -358,16 +388,62 @@ def sign_test(first: Sequence[float], second: Sequence[float]) -> Difference:
     )
 
 
-def against_reported(accuracies: Sequence[float], reported: float) -> str:
+def reported_text(reported: float, step: float) -> str:
+    """A reported figure as its write-up gave it: "0.9895", or for a figure rounded to whole
+    percent (``step=0.01``, write-up 002's "around 97 %") "about 97 % (96.5 to 97.5 %)"."""
+    if step >= 0.01:
+        low, high = reported - step / 2, reported + step / 2
+        return f"about {reported * 100:.0f} % ({low * 100:g} to {high * 100:g} %)"
+    return f"{reported:.4f}"
+
+
+def where_reported(interval: Interval, reported: float, step: float = 0.0) -> str:
+    """ "inside", "above" or "below": where a reported figure falls against ``interval``.
+
+    A figure rounded to ``step`` stands for every value within half a step of it; it counts as
+    inside where any of those values is.
+    """
+    low, high = reported - step / 2, reported + step / 2
+    if high < interval.low:
+        return "below"
+    if low > interval.high:
+        return "above"
+    return "inside"
+
+
+def against_reported(accuracies: Sequence[float], reported: float, step: float = 0.0) -> str:
     """Whether a single reported figure lies inside the spread of a recipe's runs: the verdict
-    for "reported against measured", from `prediction_interval`."""
+    for "reported against measured", from `prediction_interval`.
+
+    Args:
+        accuracies: the recipe's test accuracy on each seed.
+        reported: the figure a write-up reported for one run.
+        step: what the figure was rounded to (0.01 for a whole percent; 0 for a figure given to
+            four decimals).
+    """
     interval = prediction_interval(accuracies)
-    where = (
-        "inside"
-        if interval.contains(reported)
-        else ("above" if reported > interval.high else "below")
-    )
+    where = where_reported(interval, reported, step)
     return (
-        f"the reported {reported:.4f} lies {where} the range one run of this recipe lands in "
-        f"({interval.method} {interval.low:.4f} to {interval.high:.4f})"
+        f"the reported {reported_text(reported, step)} lies {where} the range one run of this "
+        f"recipe lands in ({interval.method} {interval.low:.4f} to {interval.high:.4f})"
     )
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of several p-values from one family of tests.
+
+    Testing m differences at 5 % each finds, by chance alone, about one in twenty of the
+    differences that are not there. Holm's adjustment keeps the chance of even one such false
+    finding in the whole family at 5 %: the smallest p-value is multiplied by m, the next by
+    m − 1, and so on, each kept at least as large as the one before and at most 1. A difference
+    is detected where its adjusted p-value is below 0.05.
+    """
+    p = _values(p_values, "holm", 1)
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError(f"holm needs p-values between 0 and 1. Received: {list(p_values)!r}")
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(scaled)
+    return adjusted

@@ -151,8 +151,9 @@ BUDGET = {
     "validation_size": VALIDATION_SIZE,
 }
 """The equal budget of the architectures study: Adam at 0.001, 10 epochs over 55,000 images at
-batch 128 (4,300 steps), 5,000 held out to show that every network's validation curve has
-flattened by its last epoch."""
+batch 128 (4,300 steps), 5,000 held out to follow each network's validation curve. The curves
+flatten within it but have not all stopped rising (`compare.ArchitectureComparison.late_change`
+measures by how much), so its ranking holds for this budget."""
 
 
 def _recipe_arm(name: str, label: str, recipe) -> Arm:
@@ -236,8 +237,8 @@ def _studies() -> dict[str, Study]:
             ),
             Study(
                 "architectures",
-                "How do the five networks compare when trained the same way until they have "
-                "converged?",
+                "How do the five networks compare when all are trained the same way, long enough "
+                "for their validation curves to flatten?",
                 tuple(
                     Arm(name, reference.title, "budget", {"architecture": name, **BUDGET})
                     for name, reference in REFERENCES.items()
@@ -863,6 +864,11 @@ class StudyResults:
     def seconds(self, arm: str) -> np.ndarray:
         return np.array([r["seconds"] for r in sorted(self._runs(arm), key=lambda r: r["seed"])])
 
+    def median_seconds(self, arm: str) -> float | None:
+        """The median seconds of one run of ``arm``, or None where it has no run yet."""
+        seconds = self.seconds(arm)
+        return float(np.median(seconds)) if len(seconds) else None
+
     def interval(self, arm: str):
         """The arm's mean test accuracy with its 95 % t-interval over seeds."""
         from .stats import seed_interval
@@ -1020,14 +1026,11 @@ def estimate_seconds(study: Study, folder: str | os.PathLike | None = None) -> f
     """The study's whole compute from the median seconds of each arm's recorded runs, or None
     where an arm has none yet."""
     folder = folder if folder is not None else default_folder(False)
-    records = read_records(study_file(folder, study.name), study)
-    total = 0.0
-    for arm in study.arms:
-        seconds = [r["seconds"] for r in records if r["arm"] == arm.name]
-        if not seconds:
-            return None
-        total += float(np.median(seconds)) * len(study.seeds)
-    return total
+    results = StudyResults(study, tuple(read_records(study_file(folder, study.name), study)))
+    medians = [results.median_seconds(arm.name) for arm in study.arms]
+    if any(m is None for m in medians):
+        return None
+    return sum(medians) * len(study.seeds)
 
 
 def listing(folder: str | os.PathLike | None = None) -> str:
@@ -1084,7 +1087,7 @@ def rerun_and_compare(
     stream = stream or sys.stdout
     study = get_study(name)
     arms = [a.name for a in study.arms]
-    seconds = sum(float(np.median(results.seconds(a))) for a in arms if results.seeds(a))
+    seconds = sum(results.median_seconds(a) for a in arms if results.seeds(a))
     machines = sorted({r["provenance"]["processor"] for r in results.records})
     print(
         f"Training one seed of the {len(arms)} arms of {name!r} again takes about "

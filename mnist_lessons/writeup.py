@@ -227,7 +227,9 @@ class WriteupRun:
         mean, one_run = seed_interval(accuracies), prediction_interval(accuracies)
         here = self.evaluation.accuracy
         return {
-            "verdict_sentence": against_reported(accuracies, self.reference.reported_test_accuracy),
+            "verdict_sentence": against_reported(
+                accuracies, self.reference.reported_test_accuracy, self.reference.reported_step
+            ),
             "study_name": results.study.name,
             "study_seeds": len(accuracies),
             "study_mean": mean.estimate,

@@ -111,7 +111,7 @@ MEASURED_ANSWERS = {
     "002-one-conv-wide-dense": ["linear_test_accuracy"],
     "003-keras-classic-cnn": ["leak_gain"],
     "004-three-conv-three-pool": ["pool_study_sentence"],
-    "comparison": ["documented_widest_points"],
+    "comparison": ["documented_widest_points", "arch_leader_unadjusted"],
     "fast-training": [
         "speedrun995_min_accuracy",
         "speedrun_seconds",
@@ -194,3 +194,59 @@ def test_each_term_is_defined_in_bold_where_its_label_is_and_the_intro_links_the
     for path in CHAPTERS:
         for target in re.findall(r"\{ref\}`[^`<]*<([\w-]+)>`", _markdown(path)):
             assert target in labels, f"{path.stem} links to a missing label {target}"
+
+
+BIB_KEY = re.compile(r"^@\w+\{([\w:-]+),", flags=re.MULTILINE)
+CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
+TERM = re.compile(r"\{term\}`(?:[^`<]*<([^>]+)>|([^`<]+))`")
+
+
+def _all_markdown() -> dict[str, str]:
+    texts = {path.stem: _markdown(path) for path in CHAPTERS}
+    for md in ("draw", "glossary", "references"):
+        texts[md] = (ROOT / "book" / f"{md}.md").read_text()
+    return texts
+
+
+def test_every_citation_names_a_source_in_the_bibliography_and_every_source_is_cited():
+    keys = set(BIB_KEY.findall((ROOT / "references.bib").read_text()))
+    cited = {}
+    for stem, text in _all_markdown().items():
+        for group in CITE.findall(text):
+            for key in group.split(","):
+                cited.setdefault(key.strip(), set()).add(stem)
+    missing = sorted(set(cited) - keys)
+    assert not missing, f"cited but not in references.bib: {missing}"
+    uncited = sorted(keys - set(cited))
+    assert not uncited, f"in references.bib but cited nowhere: {uncited}"
+    # The five write-ups are credited where the book introduces them and in their chapters.
+    for n, stem in enumerate(
+        [
+            "000-three-conv-dense64",
+            "001-two-conv-dropout",
+            "002-one-conv-wide-dense",
+            "003-keras-classic-cnn",
+            "004-three-conv-three-pool",
+        ]
+    ):
+        assert {"intro", stem} <= cited[f"writeup00{n}"]
+
+
+def test_every_term_link_names_a_glossary_entry():
+    glossary = (ROOT / "book" / "glossary.md").read_text()
+    body = glossary.split("```{glossary}", 1)[1].split("```", 1)[0]
+    entries = {line.strip().lower() for line in body.splitlines() if line and not line[0].isspace()}
+    assert len(entries) >= 30
+    for stem, text in _all_markdown().items():
+        for explicit, plain in TERM.findall(text):
+            term = (explicit or plain).strip().lower()
+            assert term in entries, f"{stem} links the term {term!r}, which the glossary lacks"
+
+
+def test_the_glossary_and_references_are_in_the_table_of_contents():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert files[-2:] == ["book/glossary", "book/references"]
+    assert "references.bib" in yaml.safe_load((ROOT / "_config.yml").read_text())["bibtex_bibfiles"]

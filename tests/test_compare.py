@@ -54,7 +54,7 @@ def record(study: str, arm: str, seed: int, accuracy: float, curve=None, seconds
         "test_correct": pack_correct(correct),
         "test_images": 10_000,
         "seconds": seconds + seed,
-        "history": {"val_accuracy": curve or [0.97, 0.985, 0.989, 0.990, 0.9901]},
+        "history": {"val_accuracy": curve or [0.97, 0.985, 0.989, 0.990, 0.9901 + seed / 10_000]},
         "provenance": {"processor": "Test CPU"},
     }
 
@@ -69,15 +69,27 @@ def comparison() -> ArchitectureComparison:
     return ArchitectureComparison(StudyResults(get_study("architectures"), tuple(records)))
 
 
-def test_the_networks_rank_by_mean_and_are_set_against_the_leader(comparison):
+def test_the_networks_rank_by_mean_and_every_pair_is_tested(comparison):
     assert comparison.ranking == list(ACCURACIES)
     assert comparison.leader == "keras_classic_cnn"
-    runner_up = comparison.against_leader["one_conv_wide_dense"]
-    assert not runner_up.detected
-    assert runner_up.sentence().startswith("no difference detected at 5 seeds")
-    last = comparison.against_leader["three_conv_three_pool"]
-    assert last.detected and last.sentence().startswith("lower by 1.50 points")
-    assert comparison.not_distinguished_from_leader == ["keras_classic_cnn", "one_conv_wide_dense"]
+    assert len(comparison.pairs) == 10
+    close = comparison.pair("keras_classic_cnn", "one_conv_wide_dense")
+    assert close.higher == "keras_classic_cnn"
+    assert not close.detected and not close.difference.detected
+    assert close.difference.sentence().startswith("no difference detected at 5 seeds")
+    far = comparison.pair("three_conv_three_pool", "keras_classic_cnn")
+    assert far.lower == "three_conv_three_pool"
+    assert far.detected and far.difference.sentence().startswith("higher by 1.50 points")
+    assert comparison.top_group == ["keras_classic_cnn", "one_conv_wide_dense"]
+
+
+def test_holm_adjusted_p_values_are_never_below_the_raw_ones(comparison):
+    for pair in comparison.pairs:
+        assert pair.difference.p_value <= pair.adjusted_p <= 1
+        # A pair told apart after adjustment is told apart before it as well.
+        assert not pair.detected or pair.difference.detected
+    smallest = min(comparison.pairs, key=lambda p: p.difference.p_value)
+    assert smallest.adjusted_p == pytest.approx(min(1, 10 * smallest.difference.p_value))
 
 
 def test_the_leader_and_runner_up_are_compared_image_by_image(comparison):
@@ -89,9 +101,12 @@ def test_the_leader_and_runner_up_are_compared_image_by_image(comparison):
 
 def test_the_figures_never_rank_on_a_point_estimate(comparison):
     figures = comparison.figures()
-    assert figures["arch_leader"] == network_name("keras_classic_cnn")
-    assert figures["arch_not_distinguished_count"] == 2
-    assert figures["arch_tests"] == 4
+    assert figures["arch_leader"] == network_name("keras_classic_cnn", capital=False)
+    assert figures["arch_leader"].startswith("the classic Keras")
+    assert figures["arch_top_count"] == 2
+    assert figures["arch_mcnemar_only_leader"] - figures["arch_mcnemar_only_runner_up"] == -5
+    assert figures["arch_pairs"] == 10
+    assert figures["arch_detected"] <= figures["arch_detected_unadjusted"]
     assert figures["arch_seeds"] == 5
     assert (
         figures["arch_leader_low"] < figures["arch_leader_accuracy"] < figures["arch_leader_high"]
@@ -101,20 +116,31 @@ def test_the_figures_never_rank_on_a_point_estimate(comparison):
         assert word not in text
 
 
-def test_convergence_is_the_last_epochs_change_in_validation_accuracy(comparison):
-    changes = comparison.convergence(last=3)
-    assert changes["keras_classic_cnn"] == pytest.approx((0.9901 - 0.985) * 100)
+def test_convergence_is_the_rise_of_the_last_epochs_over_the_ones_before(comparison):
+    # Made-up curves of 5 epochs; the last 3 against the 3 before would overlap, so use 2.
+    # Last two: 0.990 and 0.9901 + seed / 10,000; the two before: 0.985 and 0.989.
+    changes = comparison.convergence(last=2)
+    expected = ((0.990 + 0.9901 + 0.0002) / 2 - (0.985 + 0.989) / 2) * 100
+    assert changes["keras_classic_cnn"] == pytest.approx(expected)
+    assert comparison.early_change("keras_classic_cnn") == pytest.approx((0.990 - 0.97) * 100)
+    rising, runs = comparison.rising_runs(last=2)
+    assert (rising, runs) == (25, 25)
     table = comparison.cost_table()
     assert "1,199,882" in table  # the classic CNN's parameters, counted from the built model
-    assert "+0.51" in table
+    assert "24.0" in table  # and its 24 million operations per image
 
 
-def test_the_table_sets_each_network_beside_the_leader(comparison):
-    table = comparison.table()
-    lines = table.splitlines()
-    assert lines[2].startswith(f"| {REFERENCES['keras_classic_cnn'].title}")
-    assert "(reference)" in lines[2]
-    assert "paired t-test" in lines[-1]
+def test_the_table_lists_the_networks_best_first_and_the_pairs_say_if_told_apart(comparison):
+    lines = comparison.table().splitlines()
+    assert lines[2].startswith(f"| {network_name('keras_classic_cnn')}")
+    assert lines[-1].startswith(f"| {network_name('three_conv_three_pool')}")
+    pairs = comparison.pairs_table().splitlines()
+    assert len(pairs) == 2 + 10
+    assert "adjusted for 10 tests" in pairs[0]
+    assert pairs[2].startswith(f"| {REFERENCES['keras_classic_cnn'].title} |")
+    assert pairs[2].endswith("| no |")
+    told_apart = sum(line.endswith("| yes |") for line in pairs[2:])
+    assert told_apart == sum(pair.detected for pair in comparison.pairs) >= 6
 
 
 def test_the_budget_is_described_in_words():
@@ -156,6 +182,27 @@ def test_the_committed_studies_give_every_write_up_five_seeds():
     figures = documented_figures(spreads)
     assert figures["documented_count"] == 5
     assert figures["documented_seeds"] == 5
+
+
+def test_a_rounded_reported_figure_is_drawn_as_the_range_it_stands_for():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mnist_lessons.plots import reported_against_spread
+
+    spreads = {
+        name: spread([0.9850, 0.9862, 0.9848, 0.9871, 0.9855], name)
+        for name in ("three_conv_dense64", "one_conv_wide_dense")
+    }
+    ax = reported_against_spread(spreads)
+    widths = sorted(
+        round(float(abs(line.get_xdata()[1] - line.get_xdata()[0])), 6)
+        for line in ax.lines
+        if line.get_color() == "C3"
+    )
+    # One horizontal bar from 96.5 to 97.5 % and its two end ticks; nothing for 000's 0.9895.
+    assert widths == [0.0, 0.0, 0.01]
+    assert spreads["one_conv_wide_dense"].where == "below"
 
 
 def test_the_study_parameters_are_checked(tmp_path):

@@ -122,23 +122,6 @@ def test_standard_error_of_mnist_accuracy():
         standard_error(0.99, 0)
 
 
-def test_comparison_says_when_a_difference_is_inside_the_standard_error():
-    from mnist_lessons.evaluate import compare_accuracy
-
-    inside = compare_accuracy(0.9902, 0.9895, 10_000)
-    assert inside.verdict == "level with" and inside.inside
-    assert inside.sentence() == (
-        "level with the reported one: the difference, 0.07 points, is inside the test set's "
-        "standard error of 0.10 points"
-    )
-    below = compare_accuracy(0.9866, 0.9934, 10_000)
-    assert below.verdict == "below"
-    assert below.standard_errors == pytest.approx(0.0068 / 0.0011498, rel=1e-2)
-    assert below.sentence("write-up 001's") == (
-        "0.68 points below write-up 001's, 5.9 times the test set's standard error of 0.11 points"
-    )
-
-
 def test_evaluating_other_weights_gives_the_model_its_own_back():
     model = keras.Sequential(
         [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]

@@ -71,6 +71,14 @@ def test_reference_facts_are_complete(name):
     assert ref.reconstructed
 
 
+def test_a_figure_in_whole_percent_is_known_to_be_rounded():
+    # Write-up 002 reports "around 97 %"; the others give four decimals.
+    rounded = [ref.write_up for ref in REFERENCES.values() if ref.reported_step]
+    assert rounded == ["002"]
+    assert REFERENCES["one_conv_wide_dense"].reported_text == "about 97 % (96.5 to 97.5 %)"
+    assert REFERENCES["three_conv_dense64"].reported_text == "0.9895"
+
+
 def test_documented_training_settings():
     epochs = {ref.write_up: ref.epochs for ref in REFERENCES.values()}
     assert epochs == {"000": 3, "001": 10, "002": 10, "003": 12, "004": 5}
@@ -195,3 +203,48 @@ def test_layer_flops_count_multiply_adds_twice():
         "dense": 2 * 9216 * 128,
         "digit": 2 * 128 * 10,
     }
+
+
+def test_each_layer_is_described_in_a_few_words():
+    from mnist_lessons.models import describe_layer
+
+    words = [describe_layer(layer) for layer in build_model("three_conv_dense64", "float32").layers]
+    assert words == [
+        "Conv 32, 3×3, ReLU",
+        "Max pool 2×2",
+        "Conv 64, 3×3, ReLU",
+        "Max pool 2×2",
+        "Conv 64, 3×3, ReLU",
+        "Flatten",
+        "Dense 64, ReLU",
+        "Dense 10, softmax",
+    ]
+    wide = [describe_layer(layer) for layer in build_model("one_conv_wide_dense", "float32").layers]
+    assert wide[0] == "Conv 32, 3×3, same, ReLU" and "Dropout 0.2" in wide
+    separate = build_model("three_conv_three_pool", "float32").layers
+    assert [describe_layer(layer) for layer in separate[:2]] == ["Conv 64, 3×3", "ReLU"]
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_the_diagram_draws_one_box_per_layer_with_its_shape_and_parameters(name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mnist_lessons.plots import network_diagram
+
+    model = build_model(name, "float32")
+    fig = network_diagram(model)
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    # Per layer: its description, then its output's shape with its parameters (if any).
+    assert len(texts) == 2 * len(model.layers)
+    assert len([p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]) == len(model.layers)
+    shown = sum(
+        int(line.split()[0].replace(",", ""))
+        for text in texts
+        for line in text.splitlines()
+        if line.endswith(" params")
+    )
+    assert shown == model.count_params()
+    assert ax.get_title().startswith(f"{model.count_params():,} parameters")
+    matplotlib.pyplot.close(fig)

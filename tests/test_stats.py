@@ -9,8 +9,11 @@ import pytest
 
 from mnist_lessons.stats import (
     against_reported,
+    holm,
     mcnemar,
+    mean_against_target,
     paired_difference,
+    points_text,
     prediction_interval,
     seed_interval,
     sign_test,
@@ -111,7 +114,7 @@ def test_p_values_near_the_threshold_keep_three_decimals():
     assert close.detected and close.evidence().endswith("sign test p = 0.050")
     tiny = Difference(0.001, 0.0004, 0.0016, 0.02, "paired t-test", 5)
     assert tiny.sentence() == (
-        "higher by 0.001 points (95 % interval +0.000 to +0.002 points over 5 seeds; paired "
+        "higher by 0.001 points (95 % interval 0.000 to +0.002 points over 5 seeds; paired "
         "t-test p = 0.020)"
     )
 
@@ -178,3 +181,41 @@ def test_a_reported_figure_is_set_against_where_one_run_lands():
     assert against_reported(WITH, 0.9938).startswith("the reported 0.9938 lies inside the range")
     assert " lies above the range " in against_reported(WITH, 0.9960)
     assert " lies below the range " in against_reported(WITH, 0.9880)
+
+
+def test_a_rounded_figure_counts_as_every_value_it_could_have_been_rounded_from():
+    # "About 99 %" stands for 98.5 to 99.5 %: it overlaps WITH's range for one run, so inside.
+    assert against_reported(WITH, 0.99, step=0.01).startswith(
+        "the reported about 99 % (98.5 to 99.5 %) lies inside the range"
+    )
+    # "About 97 %" stands for at most 97.5 %: below the range.
+    assert " lies below the range " in against_reported(WITH, 0.97, step=0.01)
+    # The same figure given to four decimals is a point, and below as well.
+    assert " lies below the range " in against_reported(WITH, 0.99)
+
+
+def test_holm_multiplies_the_smallest_p_by_the_number_of_tests_and_keeps_the_order():
+    # Worked by hand: sorted 0.01, 0.02, 0.04 times 3, 2, 1 give 0.03, 0.04, 0.04.
+    np.testing.assert_allclose(holm([0.04, 0.01, 0.02]), [0.04, 0.03, 0.04])
+    # Step-down: a later product smaller than an earlier one is raised to it.
+    np.testing.assert_allclose(holm([0.001, 0.04, 0.045]), [0.003, 0.08, 0.08])
+    # Never above 1.
+    np.testing.assert_allclose(holm([0.5, 0.6]), [1.0, 1.0])
+    assert holm([0.03]).tolist() == [0.03]
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        holm([0.5, 1.5])
+
+
+def test_a_difference_too_small_to_print_has_no_sign():
+    assert points_text(-0.0001) == "0.000"
+    assert points_text(0.003) == "+0.003"
+    assert points_text(-0.25) == "-0.25"
+
+
+def test_a_mean_is_set_against_a_target_by_its_interval():
+    assert mean_against_target(WITH, 0.99)[0] == "at or above"
+    assert mean_against_target(WITH, 0.995)[0] == "below"
+    where, interval = mean_against_target(WITH, float(np.mean(WITH)))
+    assert where == "covers" and interval.contains(float(np.mean(WITH)))
+    assert mean_against_target([0.99], 0.98) == ("one seed", None)
+    assert mean_against_target([0.991, 0.991], 0.99) == ("at or above", None)

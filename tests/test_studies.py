@@ -423,11 +423,14 @@ def test_a_study_is_drawn_as_seeds_with_the_mean_and_its_interval(tmp_path, fake
     first_line = ax.lines[0].get_xdata()
     np.testing.assert_allclose(first_line, [interval.low, interval.high])
     curves = study_curves(results)
-    assert len(curves.lines) == 6  # one per run
+    assert len(curves.lines) == 6 + 2  # one thin line per run and one thick mean per arm
     assert [t.get_text() for t in curves.get_legend().get_texts()] == [
-        "with dropout",
-        "without dropout",
+        "with dropout (mean of 3)",
+        "without dropout (mean of 3)",
     ]
+    mean = next(line for line in curves.lines if line.get_label() == "with dropout (mean of 3)")
+    runs = [r["history"]["val_accuracy"] for r in results.records if r["arm"] == "dropout"]
+    np.testing.assert_allclose(mean.get_ydata(), np.mean(runs, axis=0))
 
 
 @pytest.mark.slow
