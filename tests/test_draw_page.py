@@ -281,6 +281,7 @@ def site(tmp_path_factory, trained_model):
     shutil.copy(ROOT / "book" / "draw.md", book / "book" / "draw.md")
     shutil.copytree(ROOT / "book" / "images", book / "book" / "images")
     shutil.copytree(ROOT / "tools" / "sphinx", book / "tools" / "sphinx")
+    shutil.copy(ROOT / "references.bib", book / "references.bib")  # the config names it
     (book / "_config.yml").write_text(yaml.safe_dump(book_config()))
     (book / "_toc.yml").write_text("format: jb-book\nroot: book/draw\n")
     fetch_onnxruntime.fetch(book / "_build" / "onnxruntime-web")
