@@ -29,9 +29,12 @@ data: install
 	$(PYTHON) -m mnist_lessons data
 
 # Re-executes every chapter with papermill (in the order of _toc.yml; the comparison reads the
-# architecture chapters' results, so it runs after them).
+# architecture chapters' results, so it runs after them; the introduction, which shows every
+# chapter's run time, runs last). A run at the documented settings records the times in
+# book/results/timings.json; a quick pass (PARAMS) records nothing.
 execute: data
-	$(PYTHON) tools/execute.py $(if $(OUT),--out $(OUT)) -- $(PARAMS)
+	$(PYTHON) tools/execute.py $(if $(OUT),--out $(OUT)) \
+		$(if $(PARAMS),,--record book/results/timings.json) -- $(PARAMS)
 
 # Builds the HTML from the committed, executed notebooks; any warning is an error.
 html: install ort

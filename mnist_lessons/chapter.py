@@ -110,3 +110,66 @@ def check_study_parameters(*, study_dir=None, rerun_seed=None) -> tuple:
         "rerun_seed", rerun_seed, minimum=0, maximum=MAX_SEED, none_means="read only"
     )
     return study_dir, rerun_seed
+
+
+def processor_name(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The processor's name and how many cores this process may use, e.g. "AMD EPYC 9R14, 2
+    cores"; the platform's name where /proc/cpuinfo is missing."""
+    import os
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open(cpuinfo) as lines:
+            name = next(
+                (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+                name,
+            )
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{name}, {cores} cores"
+
+
+def chapter_times(record: dict, titles: dict[str, str]):
+    """The introduction's table of how long each chapter takes to run, from the record that
+    ``tools/execute.py --record`` keeps.
+
+    Args:
+        record: the parsed record: ``{"documented": {stem: {"seconds", "machine", "date"}},
+            "quick": {...}, "quick_parameters": {...}}``.
+        titles: the chapter's title for each notebook stem, in the order to list them.
+
+    Returns:
+        A `tables.MarkdownTable` with one row per chapter: documented and quick settings, in
+        minutes (seconds under two minutes); "not measured" where the record has no entry.
+
+    Raises:
+        ValueError: if a chapter in the record is not in ``titles`` (a renamed chapter whose
+            times would be lost).
+    """
+    from .tables import markdown_table
+
+    unknown = (set(record.get("documented", {})) | set(record.get("quick", {}))) - set(titles)
+    if unknown:
+        raise ValueError(
+            "the timings record names chapters the book does not have: "
+            f"{', '.join(sorted(unknown))}. "
+            "Re-run tools/execute.py --record for the renamed chapters and remove the old entries."
+        )
+
+    def shown(settings: str, stem: str) -> str:
+        entry = record.get(settings, {}).get(stem)
+        if entry is None:
+            return "not measured"
+        seconds = entry["seconds"]
+        return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+    return markdown_table(
+        ["chapter", "documented settings", "quick settings"],
+        [
+            [title, shown("documented", stem), shown("quick", stem)]
+            for stem, title in titles.items()
+        ],
+        align="lrr",
+    )

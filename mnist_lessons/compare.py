@@ -28,7 +28,15 @@ from functools import cached_property
 import numpy as np
 
 from .models import REFERENCES
-from .stats import Difference, Interval, holm, prediction_interval, seed_interval, where_reported
+from .stats import (
+    Difference,
+    Interval,
+    holm,
+    prediction_interval,
+    rounded_range,
+    seed_interval,
+    where_reported,
+)
 from .studies import BUDGET, StudyResults, documented_recipe, load_study
 from .tables import MarkdownTable, markdown_table
 
@@ -155,11 +163,14 @@ def documented_table(spreads: dict[str, DocumentedSpread]) -> MarkdownTable:
     )
 
 
+LAST_PLACE = 0.0001
+"""The last decimal place of an accuracy given to four decimals, as the book prints them."""
+
+
 def _gap_points(spread: DocumentedSpread) -> float:
     """How far, in points, the reported figure (every value it could have been rounded from)
     lies outside the range one run lands in; 0 inside."""
-    step = spread.reference.reported_step
-    low, high = spread.reported - step / 2, spread.reported + step / 2
+    low, high = rounded_range(spread.reported, spread.reference.reported_step)
     prediction = spread.prediction
     return max(0.0, prediction.low - high, low - prediction.high) * 100
 
@@ -170,7 +181,7 @@ def _truncated_text(spread: DocumentedSpread) -> str:
     step = spread.reference.reported_step
     if not step:
         return ""
-    top = spread.reported + step - 0.0001
+    top = spread.reported + step - LAST_PLACE
     prediction = spread.prediction
     reaches = prediction.low <= top and spread.reported <= prediction.high
     return f"Even read as truncated, any value up to {top * 100:.2f} %, it would " + (
@@ -299,14 +310,6 @@ class ArchitectureComparison:
         seed = self.results.common_seeds(self.leader, self.runner_up)[0] if seed is None else seed
         return self.results.mcnemar(self.leader, self.runner_up, seed)
 
-    def disagreements(self, seed: int | None = None) -> tuple[int, int]:
-        """On the images where the leader and the runner-up disagree (one seed, the first):
-        how many only the leader gets right, and how many only the runner-up does."""
-        seed = self.results.common_seeds(self.leader, self.runner_up)[0] if seed is None else seed
-        first = self.results.correct(self.leader, seed)
-        second = self.results.correct(self.runner_up, seed)
-        return int(np.sum(first & ~second)), int(np.sum(~first & second))
-
     def _curves(self, name: str) -> np.ndarray:
         """``name``'s validation accuracy per epoch, one row per seed."""
         runs = [r["history"]["val_accuracy"] for r in self.results.records if r["arm"] == name]
@@ -324,23 +327,17 @@ class ArchitectureComparison:
         of its final ``last`` epochs minus the mean of the ``last`` epochs before them, per
         seed; the mean over seeds with its 95 % interval. Averaging blocks of epochs steadies
         a reading that single epochs make noisy. Near zero where the curve has flattened."""
+        return seed_interval(self._late_changes(name, last) * 100)
+
+    def _late_changes(self, name: str, last: int) -> np.ndarray:
+        """Per seed: the mean of ``name``'s last ``last`` epochs minus that of the ones before."""
         curves = self._curves(name)
-        changes = curves[:, -last:].mean(axis=1) - curves[:, -2 * last : -last].mean(axis=1)
-        return seed_interval(changes * 100)
+        return curves[:, -last:].mean(axis=1) - curves[:, -2 * last : -last].mean(axis=1)
 
     def rising_runs(self, last: int = CONVERGED_EPOCHS) -> tuple[int, int]:
         """How many runs, of all, still rose at the end (see `late_change`)."""
-        rising = total = 0
-        for name in self.ranking:
-            curves = self._curves(name)
-            changes = curves[:, -last:].mean(axis=1) - curves[:, -2 * last : -last].mean(axis=1)
-            rising += int(np.sum(changes > 0))
-            total += len(changes)
-        return rising, total
-
-    def convergence(self, last: int = CONVERGED_EPOCHS) -> dict[str, float]:
-        """Each arm's mean late change in validation accuracy (see `late_change`), in points."""
-        return {name: self.late_change(name, last).estimate for name in self.ranking}
+        changes = np.concatenate([self._late_changes(name, last) for name in self.ranking])
+        return int(np.sum(changes > 0)), len(changes)
 
     def convergence_table(self) -> MarkdownTable:
         """Each network's rise over its first epochs and over its last ones."""
@@ -469,8 +466,8 @@ class ArchitectureComparison:
         detected = [p for p in self.pairs if p.detected]
         unadjusted = [p for p in self.pairs if p.difference.detected]
         runner_up = self.pair(self.leader, self.runner_up)
-        only_leader, only_runner_up = self.disagreements()
         mcnemar = self.mcnemar()
+        only_leader, only_runner_up = mcnemar.counts
         rising, runs = self.rising_runs()
         settings = results.study.arm(self.leader).settings
         machines = sorted({r["provenance"]["processor"] for r in results.records})

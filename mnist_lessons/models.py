@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -433,14 +434,72 @@ def precision_of(model: keras.Model) -> str:
     return "mixed_bfloat16" if "mixed_bfloat16" in names else "float32"
 
 
-def build_model(name: str, precision: str | None = None) -> keras.Sequential:
+IGNORED_SETTINGS = frozenset({"name", "dtype", "trainable"})
+"""Layer settings that do not change what a layer computes (`architecture_differences`)."""
+
+
+def architecture_differences(model: keras.Model, name: str) -> list[str]:
+    """Where ``model`` differs from the registered architecture ``name``, layer by layer.
+
+    Two networks are the same architecture when their layers have the same types in the same
+    order, with the same settings (filters, kernel sizes, activations, rates …); layer names and
+    precisions may differ. Building the registered network to compare with does not move the
+    random state, so a model built after this check gets the weights it would have got before.
+
+    Returns:
+        One sentence per difference, e.g. ``"layer 3 (dense1): units is 128, not 256"``; empty
+        when the two are the same.
+    """
+    state = random.getstate()  # Keras draws default initializer seeds from Python's generator
+    try:
+        expected = ARCHITECTURES[check_architecture(name)]()
+    finally:
+        random.setstate(state)
+    ours, theirs = list(model.layers), list(expected.layers)
+    differences = []
+    if len(ours) != len(theirs):
+        differences.append(f"it has {len(ours)} layers, not {len(theirs)}")
+    for index, (mine, want) in enumerate(zip(ours, theirs, strict=False), start=1):
+        where = f"layer {index} ({mine.name})"
+        if type(mine) is not type(want):
+            differences.append(f"{where} is a {type(mine).__name__}, not a {type(want).__name__}")
+            continue
+        got, need = mine.get_config(), want.get_config()
+        for key in sorted((got.keys() | need.keys()) - IGNORED_SETTINGS):
+            if got.get(key) != need.get(key):
+                differences.append(f"{where}: {key} is {got.get(key)!r}, not {need.get(key)!r}")
+    return differences
+
+
+def build_model(
+    name: str,
+    precision: str | None = None,
+    *,
+    network: Callable[[], keras.Sequential] | None = None,
+) -> keras.Sequential:
     """Builds the named architecture from `ARCHITECTURES` or `VARIANTS` (uncompiled).
 
     Args:
         name: a key of `ARCHITECTURES` or of `VARIANTS`.
         precision: one of `PRECISIONS`; `default_precision()` if None.
+        network: a function that builds the architecture ``name`` as a chapter writes it out;
+            it must build the registered network (`architecture_differences` finds none), and
+            then gives exactly the weights the registry's builder would. None: the registry's.
+
+    Raises:
+        ValueError: for an unknown name or precision, or a ``network`` that builds another
+            architecture (the message names the first differences).
     """
-    if name in VARIANTS:
+    if network is not None:
+        model = network()
+        differences = architecture_differences(model, name)
+        if differences:
+            raise ValueError(
+                f"The network given is not the book's {name}: {'; '.join(differences[:3])}. "
+                "Write it out as the chapter does; to train a changed network, follow chapter "
+                "000's steps (build, train, evaluate_model) instead."
+            )
+    elif name in VARIANTS:
         model = VARIANTS[name].build()
         model.name = name
     else:

@@ -1049,6 +1049,7 @@ def reported_against_spread(spreads, ax: Axes | None = None) -> Axes:
         spreads: `compare.documented_spreads`'s dictionary.
     """
     from .compare import network_name
+    from .stats import rounded_range
 
     names = list(spreads)
     ax = _axes(ax, figsize=(7, 0.7 * len(names) + 1.4))
@@ -1069,7 +1070,7 @@ def reported_against_spread(spreads, ax: Axes | None = None) -> Axes:
         )
         step = spread.reference.reported_step
         if step:
-            low, high = spread.reported - step / 2, spread.reported + step / 2
+            low, high = rounded_range(spread.reported, step)
             ax.plot([low, high], [y, y], color="C3", lw=1.5, alpha=0.7, zorder=4)
             ax.plot([low, low], [y - 0.15, y + 0.15], color="C3", lw=1.5, alpha=0.7, zorder=4)
             ax.plot([high, high], [y - 0.15, y + 0.15], color="C3", lw=1.5, alpha=0.7, zorder=4)
@@ -1140,12 +1141,23 @@ def evidence_figure(results, first: str, second: str, standard_error: float) -> 
     return fig
 
 
+def _two_lines(label: str, width: int = 16) -> str:
+    """A box's label on two lines, broken at the comma nearest its middle, when it is longer
+    than ``width`` characters and has a comma to break at."""
+    if len(label) <= width or ", " not in label:
+        return label
+    commas = [i for i in range(len(label)) if label.startswith(", ", i)]
+    cut = min(commas, key=lambda i: abs(i - len(label) / 2))
+    return label[:cut] + "\n" + label[cut + 2 :]
+
+
 def network_diagram(model, title: str | None = None, per_row: int = 8) -> Figure:
     """A network drawn left to right: one box per layer, named in a few words
     (`models.describe_layer`), with the shape of what it outputs and its parameter count.
 
-    A box's height follows its output's width in pixels, so the feature maps can be seen
-    shrinking through the convolutions and pooling; a layer with a flat output is a short box.
+    The first box is the input image. A box's height follows its output's width in pixels, so
+    the feature maps can be seen shrinking through the convolutions and pooling; a layer with a
+    flat output is a short box.
     Long networks wrap onto further rows after ``per_row`` layers, read left to right and top to
     bottom.
 
@@ -1157,7 +1169,7 @@ def network_diagram(model, title: str | None = None, per_row: int = 8) -> Figure
 
     from .models import describe_layer
 
-    layers = list(model.layers)
+    layers = [None, *model.layers]  # None: the input, drawn as the first box
     rows = -(-len(layers) // per_row)
     columns = min(len(layers), per_row)
     width, gap, row_height = 1.45, 0.4, 2.05
@@ -1165,6 +1177,7 @@ def network_diagram(model, title: str | None = None, per_row: int = 8) -> Figure
         figsize=(columns * (width + gap) * 0.82 + 0.6, 1.75 * rows + 0.35), layout="constrained"
     )
     colours = {
+        "Input": "#ffffff",
         "Conv2D": "#9ecae1",
         "MaxPooling2D": "#fdd0a2",
         "Dropout": "#d9d9d9",
@@ -1173,7 +1186,8 @@ def network_diagram(model, title: str | None = None, per_row: int = 8) -> Figure
         "BatchNormalization": "#dadaeb",
         "Activation": "#fff7bc",
     }
-    input_side = model.inputs[0].shape[1] or 28
+    input_shape = tuple(model.inputs[0].shape[1:])
+    input_side = input_shape[0] or 28
     right = columns * (width + gap) - gap
 
     def arrow(start, end):
@@ -1182,7 +1196,11 @@ def network_diagram(model, title: str | None = None, per_row: int = 8) -> Figure
     for index, layer in enumerate(layers):
         row, column = divmod(index, per_row)
         x, y = column * (width + gap), -row * row_height
-        shape = tuple(layer.output.shape[1:])
+        if layer is None:
+            kind, label, shape, params = "Input", "Input image", input_shape, 0
+        else:
+            kind, label = type(layer).__name__, _two_lines(describe_layer(layer))
+            shape, params = tuple(layer.output.shape[1:]), layer.count_params()
         side = shape[0] if len(shape) == 3 else None
         height = 0.45 + 0.95 * (side / input_side) if side else 0.42
         ax.add_patch(
@@ -1191,13 +1209,12 @@ def network_diagram(model, title: str | None = None, per_row: int = 8) -> Figure
                 width,
                 height,
                 boxstyle="round,pad=0.02,rounding_size=0.08",
-                facecolor=colours.get(type(layer).__name__, "#f7f7f7"),
+                facecolor=colours.get(kind, "#f7f7f7"),
                 edgecolor="0.35",
                 lw=0.8,
             )
         )
-        ax.text(x + width / 2, y, describe_layer(layer), ha="center", va="center", fontsize=7.5)
-        params = layer.count_params()
+        ax.text(x + width / 2, y, label, ha="center", va="center", fontsize=7.5)
         ax.text(
             x + width / 2,
             y - height / 2 - 0.1,
@@ -1221,4 +1238,144 @@ def network_diagram(model, title: str | None = None, per_row: int = 8) -> Figure
         "and its parameters",
         fontsize=8.5,
     )
+    return fig
+
+
+def evaluation_figure(evaluation, images: np.ndarray, title: str, mistakes: int = 10) -> Figure:
+    """A chapter's test results in one figure: the confusion matrix, each digit's accuracy with
+    its 95 % Wilson interval, and the network's most confident mistakes.
+
+    Args:
+        evaluation: an `evaluate.Evaluation` on the test set.
+        images: the test images it scored, in the same order.
+        title: the figure's title, e.g. the network's name.
+        mistakes: how many mistakes to show (the most confident first); fewer if it made fewer.
+
+    Returns:
+        The Figure. Its top half holds the confusion matrix (mistakes coloured, the diagonal in
+        grey) and the per-digit accuracies; its bottom half one image per shown mistake, titled
+        true → predicted with the probability the network gave its wrong answer.
+    """
+    if len(images) != len(evaluation.labels):
+        raise ValueError(
+            f"images must be the {len(evaluation.labels)} images the evaluation scored. "
+            f"Received: {len(images)}"
+        )
+    fig = plt.figure(figsize=(11, 7.2), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.2, 1.5])
+    left, right = top.subplots(1, 2, width_ratios=[1.15, 1])
+    confusion_heatmap(
+        evaluation.confusion, left, title="Confusion matrix (rows: true)", mask_diagonal=True
+    )
+    per_class_accuracy(
+        evaluation.per_class_accuracy(),
+        right,
+        totals=evaluation.confusion.sum(axis=1),
+        title="Accuracy on each digit",
+    )
+    shown = evaluation.misclassified()[:mistakes]
+    if len(shown):
+        sample_grid(
+            images[shown],
+            evaluation.labels[shown],
+            evaluation.predictions[shown],
+            columns=mistakes,
+            title="Its most confident mistakes: true → predicted (probability)",
+            fig=bottom,
+        )
+        for ax, i in zip(bottom.axes, shown, strict=False):
+            ax.set_title(
+                f"{evaluation.labels[i]}→{evaluation.predictions[i]} "
+                f"{evaluation.probabilities[i, evaluation.predictions[i]]:.0%}",
+                fontsize=9,
+                color="tab:red",
+            )
+    else:
+        bottom.suptitle("No mistakes on these images")
+    fig.suptitle(title, fontsize=13)
+    return fig
+
+
+def kernel_sliding(
+    settings: Sequence[tuple[int, int]] = ((1, 0), (2, 0), (1, 1)),
+    size: int = 6,
+    kernel: int = 3,
+    positions: int = 3,
+) -> Figure:
+    """How a kernel slides over an image: one panel per (stride, padding) setting.
+
+    Each panel draws a ``size``×``size`` input (padding cells hatched, with zeros in them) and
+    outlines the kernel's first ``positions`` places along the top row, numbered in the order it
+    visits them. The title gives the setting and the output size ⌊(n + 2p − k) / s⌋ + 1.
+
+    Args:
+        settings: ``(stride, padding)`` pairs, one panel each.
+        size: the input's side in pixels.
+        kernel: the kernel's side.
+        positions: how many window positions to outline.
+
+    Returns:
+        The Figure; each Axes' title names its setting and output size, and its patches hold
+        one outlined rectangle per drawn position.
+    """
+    from matplotlib.patches import Rectangle
+
+    from .convolution import output_size
+
+    colours = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
+    fig, axes = plt.subplots(
+        1, len(settings), figsize=(3.4 * len(settings), 3.6), layout="constrained"
+    )
+    for ax, (stride, padding) in zip(np.atleast_1d(axes), settings, strict=True):
+        full = size + 2 * padding
+        for r in range(full):
+            for c in range(full):
+                pad = not (padding <= r < size + padding and padding <= c < size + padding)
+                ax.add_patch(
+                    Rectangle(
+                        (c, r),
+                        1,
+                        1,
+                        facecolor="0.93" if pad else "white",
+                        edgecolor="0.6",
+                        hatch="//" if pad else None,
+                        linewidth=0.8,
+                    )
+                )
+                if pad:
+                    ax.text(
+                        c + 0.5, r + 0.5, "0", ha="center", va="center", fontsize=7, color="0.5"
+                    )
+        out = output_size(size, kernel, stride=stride, padding=padding)
+        for i in range(min(positions, out)):
+            colour = colours[i % len(colours)]
+            inset = 0.08 * (i + 1)
+            ax.add_patch(
+                Rectangle(
+                    (i * stride + inset, inset),
+                    kernel - 2 * inset,
+                    kernel - 2 * inset,
+                    fill=False,
+                    edgecolor=colour,
+                    linewidth=2.2,
+                )
+            )
+            ax.text(
+                i * stride + kernel / 2,
+                kernel + 0.55,
+                str(i + 1),
+                color=colour,
+                ha="center",
+                va="center",
+                fontsize=10,
+                fontweight="bold",
+            )
+        ax.set_xlim(-0.2, full + 0.2)
+        ax.set_ylim(full + 0.2, -0.2)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        ax.set_title(
+            f"stride {stride}, padding {padding}\n{size}×{size} in → {out}×{out} out", fontsize=10
+        )
+    fig.suptitle(f"A {kernel}×{kernel} kernel's first positions along the top row")
     return fig

@@ -25,6 +25,7 @@ from .convolution import shift_images
 from .data import IMAGE_SIZE, NUM_CLASSES, PreparedData, encode_labels
 from .evaluate import evaluate_model
 from .models import check_precision, default_precision, layer_flops, with_precision
+from .tables import MarkdownTable, markdown_table
 from .train import DEFAULT_STEPS_PER_EXECUTION, set_seed
 
 layers = keras.layers
@@ -695,15 +696,15 @@ class Goal:
 
         return mean_against_target(accuracies, self.accuracy)[0] == "at or above"
 
-    def verdict(
+    def rows(
         self,
         accuracies: Sequence[float],
         median_seconds: float,
         test_images: int,
         peer_seconds: float | None = None,
         seconds_to_accuracy: float | None = None,
-    ) -> str:
-        """Whether runs meet the goal, part by part, in sentences for the chapter's text.
+    ) -> list[dict]:
+        """The goal part by part: what it asks, what the runs measured, and whether that is met.
 
         Args:
             accuracies: each seed's test accuracy.
@@ -716,64 +717,87 @@ class Goal:
                 slowest), to set against ``peer_seconds``; None (the default) when every seed
                 reached it, so that the median training time is that time. Pass ``math.inf``
                 when fewer than half the recipe's runs reached it.
+
+        Returns:
+            One dict per part, ``{"part", "asks", "measured", "met"}``; ``met`` is a bool.
         """
+        from .stats import mean_against_target
+
         accuracies = np.asarray(accuracies, dtype=float)
         name = f"{self.accuracy * 100:g} %"
-        parts = [f"On accuracy, {target_verdict(accuracies, self.accuracy, test_images)}."]
-        missed = (
-            []
-            if self._mean_established(accuracies)
-            else [f"a mean of {name} shown by its 95 % interval"]
-        )
+        where, interval = mean_against_target(accuracies, self.accuracy)
+        if interval is not None:
+            mean = f"{interval.estimate:.4f} ({interval.low:.4f} to {interval.high:.4f})"
+        else:
+            mean = f"{accuracies.mean():.4f}" + (
+                " (one seed: no interval)" if where == "one seed" else ""
+            )
+        reaching = seeds_reaching(accuracies, self.accuracy, test_images)
+        lowest = f"lowest {accuracies.min():.4f}"
+        rows = [
+            {
+                "part": "mean test accuracy",
+                "asks": f"{name}, with the 95 % interval of the mean at or above it",
+                "measured": mean,
+                "met": where == "at or above",
+            },
+            {
+                "part": "seeds",
+                "asks": f"at least {self.min_seeds}",
+                "measured": f"{accuracies.size} ({reaching} reach {name}; {lowest})",
+                "met": accuracies.size >= self.min_seeds,
+            },
+        ]
         if self.floor is not None:
             below = accuracies.size - seeds_reaching(accuracies, self.floor, test_images)
-            floor_name = f"{self.floor * 100:g} %"
-            if below:
-                parts.append(
-                    f"{below} of {accuracies.size} seeds {'scores' if below == 1 else 'score'} "
-                    f"below the goal's floor of {floor_name}."
-                )
-                missed.append(f"no seed below {floor_name}")
-            else:
-                parts.append(f"No seed scores below the goal's floor of {floor_name}.")
-        parts.append(f"On time, the median is {time_verdict(median_seconds, self.seconds)}.")
-        if median_seconds > self.seconds:
-            missed.append(f"a median of {self.seconds:g} seconds")
-        if self.peer_speedup is not None:
-            if peer_seconds is None:
-                parts.append(f"No peer reached {name}, so the recipe has no peer to outpace.")
-            else:
-                ours = median_seconds if seconds_to_accuracy is None else seconds_to_accuracy
-                speedup = peer_seconds / ours
-                needed = peer_seconds / self.peer_speedup
-                pace = f"It is {speedup:.2f} times as fast as the fastest peer to {name}"
-                if math.isinf(ours):
-                    parts.append(
-                        f"Fewer than half its runs reached {name}, so it has no time to {name} to "
-                        f"set against the fastest peer's {peer_seconds:.1f} seconds."
-                    )
-                    missed.append(f"{self.peer_speedup:g} times the fastest peer's speed")
-                elif speedup >= self.peer_speedup:
-                    parts.append(f"{pace}, at least the {self.peer_speedup:g} times the goal asks.")
-                else:
-                    parts.append(
-                        f"{pace}; the goal of {self.peer_speedup:g} times would need a median of "
-                        f"{needed:.1f} seconds or less."
-                    )
-                    missed.append(f"{self.peer_speedup:g} times the fastest peer's speed")
-        if accuracies.size < self.min_seeds:
-            parts.append(
-                f"The goal counts at least {self.min_seeds} seeds and this run has "
-                f"{accuracies.size}, so even a verdict of met would be provisional."
+            rows.append(
+                {
+                    "part": "every seed",
+                    "asks": f"none below {self.floor * 100:g} %",
+                    "measured": f"{below} below",
+                    "met": below == 0,
+                }
             )
-        parts.append(
-            "Goal met."
-            if not missed
-            else "Goal not met: it asks for "
-            + (", ".join(missed[:-1]) + " and " + missed[-1] if len(missed) > 1 else missed[0])
-            + "."
+        rows.append(
+            {
+                "part": "median training time",
+                "asks": f"at most {self.seconds:g} s",
+                "measured": f"{median_seconds:.1f} s",
+                "met": median_seconds <= self.seconds,
+            }
         )
-        return " ".join(parts)
+        if self.peer_speedup is not None:
+            asks = f"{self.peer_speedup:g} times the fastest peer's speed to {name}"
+            ours = median_seconds if seconds_to_accuracy is None else seconds_to_accuracy
+            if peer_seconds is None:
+                measured, met = f"no peer reached {name}", True
+            elif math.isinf(ours):
+                measured, met = f"fewer than half the runs reached {name}", False
+            else:
+                speedup = peer_seconds / ours
+                measured = f"{speedup:.2f} times ({ours:.1f} s against {peer_seconds:.1f} s)"
+                met = speedup >= self.peer_speedup
+            rows.append({"part": "pace", "asks": asks, "measured": measured, "met": met})
+        return rows
+
+    def table(self, *args, **kwargs) -> MarkdownTable:
+        """`rows` as a Markdown table (same arguments)."""
+        return markdown_table(
+            ["part of the goal", "asks for", "measured", "met"],
+            [
+                [r["part"], r["asks"], r["measured"], "yes" if r["met"] else "**no**"]
+                for r in self.rows(*args, **kwargs)
+            ],
+        )
+
+    def verdict(self, *args, **kwargs) -> str:
+        """One sentence: "Goal met." or "Goal not met: …" naming the parts missed (arguments as
+        for `rows`)."""
+        missed = [r["part"] for r in self.rows(*args, **kwargs) if not r["met"]]
+        if not missed:
+            return "Goal met."
+        listed = ", ".join(missed[:-1]) + " and " + missed[-1] if len(missed) > 1 else missed[0]
+        return f"Goal not met on {listed}."
 
 
 GOAL_99 = Goal(accuracy=0.99, seconds=4, min_seeds=10, peer_speedup=2)
@@ -812,3 +836,55 @@ def layer_cost(model: keras.Model, name: str = "conv1") -> LayerCost:
         raise ValueError(f"layer {name!r} is a {layer.__class__.__name__}, not a Conv2D")
     _, height, width, channels = layer.output.shape
     return LayerCost((height, width, channels), layer.count_params(), layer_flops(model)[name])
+
+
+RECIPE_SETTINGS = {
+    "widths": "filters of the two convolutions",
+    "first_kernel": "first convolution's kernel (pixels)",
+    "first_stride": "first convolution's stride",
+    "dense": "hidden dense units (0: none)",
+    "batch_norm": "batch normalisation",
+    "norm_after_pool": "pool before normalising",
+    "second_pool": "pool after the second convolution",
+    "dropout": "dropout before the output",
+    "epochs": "epochs",
+    "batch_size": "batch size",
+    "schedule": "learning-rate schedule",
+    "peak_learning_rate": "peak learning rate",
+    "warmup_fraction": "share of steps warming up",
+    "label_smoothing": "label smoothing",
+    "shift": "random shift in training (pixels)",
+    "rotation": "random rotation in training (degrees)",
+    "zoom": "random zoom in training",
+    "test_shifts": "test-time shifts",
+    "precision": "precision",
+}
+"""Each `Recipe` field (but its name) in words, in the order `recipe_table` lists them."""
+
+
+def recipe_table(*recipes: Recipe) -> MarkdownTable:
+    """The recipes' settings side by side, one row per setting, one column per recipe.
+
+    A precision of None is shown as what it means on this machine (`models.default_precision`).
+    """
+    if not recipes:
+        raise ValueError("recipe_table needs at least one recipe")
+
+    def shown(recipe: Recipe, field_name: str) -> str:
+        value = getattr(recipe, field_name)
+        if field_name == "precision":
+            return recipe_precision(recipe)
+        if field_name == "widths":
+            return ", ".join(str(w) for w in value)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return f"{value:g}" if isinstance(value, float) else str(value).replace("_", "-")
+
+    return markdown_table(
+        ["setting", *(recipe.name.replace("_percent", " % recipe") for recipe in recipes)],
+        [
+            [words, *(shown(recipe, field_name) for recipe in recipes)]
+            for field_name, words in RECIPE_SETTINGS.items()
+        ],
+        align="l" + "r" * len(recipes),
+    )

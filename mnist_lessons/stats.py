@@ -212,6 +212,8 @@ class Difference:
         note: counts the test rests on, said before it ("5 of 5 raised").
         direction: +1 or −1 where the test's own count, not the sign of ``points``, says which
             way the difference goes (the sign test's seeds raised against lowered).
+        counts: for McNemar's test, the images only the first gets right and those only the
+            second does; None for the other tests.
     """
 
     points: float
@@ -224,6 +226,7 @@ class Difference:
     confidence: float = CONFIDENCE
     note: str = ""
     direction: int | None = None
+    counts: tuple[int, int] | None = None
 
     @property
     def detected(self) -> bool:
@@ -351,6 +354,7 @@ def mcnemar(first_correct: Sequence[bool], second_correct: Sequence[bool]) -> Di
         "McNemar's exact test",
         discordant,
         "images on which these two networks disagree",
+        counts=(only_first, only_second),
     )
 
 
@@ -388,11 +392,17 @@ def sign_test(first: Sequence[float], second: Sequence[float]) -> Difference:
     )
 
 
+def rounded_range(reported: float, step: float) -> tuple[float, float]:
+    """Every value a figure rounded to ``step`` could have been: within half a step of it
+    (``step=0`` for a figure given exactly: the figure itself, twice)."""
+    return reported - step / 2, reported + step / 2
+
+
 def reported_text(reported: float, step: float) -> str:
     """A reported figure as its write-up gave it: "0.9895", or for a figure rounded to whole
     percent (``step=0.01``, write-up 002's "around 97 %") "about 97 % (96.5 to 97.5 %)"."""
     if step >= 0.01:
-        low, high = reported - step / 2, reported + step / 2
+        low, high = rounded_range(reported, step)
         return f"about {reported * 100:.0f} % ({low * 100:g} to {high * 100:g} %)"
     return f"{reported:.4f}"
 
@@ -403,7 +413,7 @@ def where_reported(interval: Interval, reported: float, step: float = 0.0) -> st
     A figure rounded to ``step`` stands for every value within half a step of it; it counts as
     inside where any of those values is.
     """
-    low, high = reported - step / 2, reported + step / 2
+    low, high = rounded_range(reported, step)
     if high < interval.low:
         return "below"
     if low > interval.high:

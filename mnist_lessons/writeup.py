@@ -17,6 +17,7 @@ re-executing the book leaves the committed files alone.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -352,6 +353,7 @@ def run_writeup(
     precision: str | None = None,
     callbacks: list | None = None,
     verbose: bool = True,
+    network: Callable[[], keras.Sequential] | None = None,
 ) -> WriteupRun:
     """Runs a write-up's recipe from start to finish, as chapter 000 does step by step.
 
@@ -369,6 +371,9 @@ def run_writeup(
         precision: see `models.build_model`.
         callbacks: extra Keras callbacks for the training (see `mnist_lessons.callbacks`).
         verbose: print what happens, step by step, as the chapters show it.
+        network: the chapter's own function that builds the architecture (its Keras code on
+            the page); it must build the registered network, which `models.build_model` checks.
+            None: the registry's builder.
 
     Returns:
         A `WriteupRun`.
@@ -401,7 +406,7 @@ def run_writeup(
     if data is None:
         data = settings.prepare_data()
     say(data.summary())
-    model = build_model(settings.architecture, precision)
+    model = build_model(settings.architecture, precision, network=network)
     count = check_param_count(model, settings.reference)
     say(f"{count:,} parameters, as in reference write-up {settings.reference.write_up}")
     training = train(
@@ -495,27 +500,11 @@ def run_variant(
 
 
 def show_test_results(run: WriteupRun) -> None:
-    """Shows the test results as chapter 000 does: the confusion matrix, the per-digit table
-    and accuracies, and the first twenty test images with their predictions."""
+    """Shows the test results in one figure (`plots.evaluation_figure`): the confusion matrix,
+    each digit's accuracy with its interval, and the network's most confident mistakes."""
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
-    from .plots import confusion_heatmap, per_class_accuracy, sample_grid
+    from .plots import evaluation_figure
 
-    evaluation, write_up = run.evaluation, run.reference.write_up
-    confusion_heatmap(evaluation.confusion, title=f"Write-up {write_up}: test confusion matrix")
-    plt.show()
-    display(evaluation.per_class_table())
-    per_class_accuracy(
-        evaluation.per_class_accuracy(),
-        totals=evaluation.confusion.sum(axis=1),
-        title="Per-digit test accuracy",
-    )
-    plt.show()
-    sample_grid(
-        run.data.x_test[:20],
-        evaluation.labels[:20],
-        evaluation.predictions[:20],
-        title="The first twenty test images: true → predicted (red where wrong)",
-    )
+    evaluation_figure(run.evaluation, run.data.x_test, f"{run.reference.title}: the test set")
     plt.show()

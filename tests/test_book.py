@@ -116,9 +116,9 @@ MEASURED_ANSWERS = {
         "speedrun995_min_accuracy",
         "speedrun_seconds",
         "peer_seconds_to_99",
-        "profile_matmul_share",
         "norm_first_step_ratio",
     ],
+    "fast-training-time": ["profile_matmul_share", "recipe_step_ms", "precision_step_ratio"],
     "convolution": ["mlp_params", "mlp_test_accuracy", "cnn_params", "cnn_test_accuracy"],
     "errors": ["ece_before", "ece_after", "temperature"],
 }
@@ -250,3 +250,20 @@ def test_the_glossary_and_references_are_in_the_table_of_contents():
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     assert files[-2:] == ["book/glossary", "book/references"]
     assert "references.bib" in yaml.safe_load((ROOT / "_config.yml").read_text())["bibtex_bibfiles"]
+
+
+@pytest.mark.slow
+def test_every_built_page_meets_the_readability_limits(html):
+    """At most 2,500 words of prose, a mean sentence of at most 20 words and at most three
+    sentences over 40 words, counted by tools/readability.py on the strict build."""
+    from readability import LONG_SENTENCE, read_book
+
+    readings = read_book(html / "book")
+    assert {r.page for r in readings} >= {p.stem for p in CHAPTERS} | {"draw", "glossary"}
+    over = [
+        f"{r.page}: {r.words} words, mean {r.mean_sentence}, {r.long_sentences} over "
+        f"{LONG_SENTENCE} (longest {r.longest}); see python tools/readability.py --page {r.page}"
+        for r in readings
+        if r.words > 2500 or r.mean_sentence > 20 or r.long_sentences > 3
+    ]
+    assert not over, "\n".join(over)

@@ -100,3 +100,61 @@ def test_glue_figures_glues_each_name_without_displaying_it(monkeypatch):
         (("leak_gain", 0.12), {"display": False}),
         (("best_epoch", 7), {"display": False}),
     ]
+
+
+def test_chapter_times_lists_each_chapter_at_both_settings(tmp_path):
+    from mnist_lessons.chapter import chapter_times
+
+    record = {
+        "documented": {
+            "data": {"seconds": 12.6, "machine": "m", "date": "2026-12-06"},
+            "errors": {"seconds": 310.0, "machine": "m", "date": "2026-12-06"},
+        },
+        "quick": {"data": {"seconds": 9.2, "machine": "m", "date": "2026-12-06"}},
+        "quick_parameters": {"epochs": 1, "train_limit": 3000},
+    }
+    table = chapter_times(record, {"data": "Data", "errors": "Errors", "intro": "Intro"})
+    assert table.splitlines() == [
+        "| chapter | documented settings | quick settings |",
+        "| --- | ---: | ---: |",
+        "| Data | 13 s | 9 s |",
+        "| Errors | 5.2 min | not measured |",
+        "| Intro | not measured | not measured |",
+    ]
+    with pytest.raises(ValueError, match="names chapters the book does not have: errors"):
+        chapter_times(record, {"data": "Data"})
+
+
+def test_processor_name_reads_the_model_name_and_the_usable_cores(tmp_path):
+    from mnist_lessons.chapter import processor_name
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n")
+    name, cores = processor_name(str(cpuinfo)).rsplit(", ", 1)
+    assert name == "AMD EPYC 9R14 96-Core Processor"
+    assert cores.endswith(" cores") and int(cores.split()[0]) >= 1
+    assert processor_name(str(tmp_path / "missing")).endswith(" cores")
+
+
+def test_execute_records_times_under_their_settings_and_refuses_other_quick_settings(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    from execute import record_timings
+
+    path = tmp_path / "timings.json"
+    record_timings(path, {"data": 12.5, "total": 12.5}, {})
+    record_timings(path, {"data": 3.0, "total": 3.0}, {"epochs": 1})
+    record_timings(path, {"errors": 40.0, "total": 40.0}, {})
+    import json
+
+    record = json.loads(path.read_text())
+    assert record["documented"]["data"]["seconds"] == 12.5
+    assert record["documented"]["errors"]["seconds"] == 40.0
+    assert record["quick"] == {"data": record["quick"]["data"]}
+    assert record["quick"]["data"]["seconds"] == 3.0
+    assert record["quick_parameters"] == {"epochs": 1}
+    assert "total" not in record["documented"]
+    with pytest.raises(SystemExit, match="quick timings at"):
+        record_timings(path, {"data": 2.0}, {"epochs": 2})

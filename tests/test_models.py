@@ -13,6 +13,7 @@ from mnist_lessons.models import (
     PRECISION_VARIABLE,
     REFERENCES,
     _cpu_flags,
+    architecture_differences,
     build_model,
     check_architecture,
     default_precision,
@@ -236,9 +237,13 @@ def test_the_diagram_draws_one_box_per_layer_with_its_shape_and_parameters(name)
     fig = network_diagram(model)
     ax = fig.axes[0]
     texts = [t.get_text() for t in ax.texts]
-    # Per layer: its description, then its output's shape with its parameters (if any).
-    assert len(texts) == 2 * len(model.layers)
-    assert len([p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]) == len(model.layers)
+    # The input, then per layer: its description, then its output's shape with its parameters.
+    assert texts[:2] == ["Input image", "28×28×1"]
+    assert len(texts) == 2 * (len(model.layers) + 1)
+    boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
+    assert len(boxes) == len(model.layers) + 1
+    # A long label is broken at a comma onto two lines.
+    assert all(len(line) <= 16 or ", " not in line for text in texts for line in text.splitlines())
     shown = sum(
         int(line.split()[0].replace(",", ""))
         for text in texts
@@ -248,3 +253,52 @@ def test_the_diagram_draws_one_box_per_layer_with_its_shape_and_parameters(name)
     assert shown == model.count_params()
     assert ax.get_title().startswith(f"{model.count_params():,} parameters")
     matplotlib.pyplot.close(fig)
+
+
+def _written_out() -> keras.Sequential:
+    """Write-up 000's network as a chapter writes it: no layer names."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_a_network_written_out_gets_the_registry_weights(precision):
+    keras.utils.set_random_seed(7)
+    registry = build_model("three_conv_dense64", precision)
+    keras.utils.set_random_seed(7)
+    written = build_model("three_conv_dense64", precision, network=_written_out)
+    assert precision_of(written) == precision
+    assert len(written.get_weights()) == len(registry.get_weights()) == 10
+    for ours, theirs in zip(written.get_weights(), registry.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_architecture_differences_name_the_layer_and_setting():
+    assert architecture_differences(_written_out(), "three_conv_dense64") == []
+    changed = keras.Sequential(
+        [*_written_out().layers[:-2], keras.layers.Dense(128, activation="relu")]
+    )
+    found = architecture_differences(changed, "three_conv_dense64")
+    assert found[0] == "it has 7 layers, not 8"
+    assert any("units is 128, not 64" in line for line in found)
+    swapped = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten()])
+    assert architecture_differences(swapped, "three_conv_dense64")[1].endswith(
+        "is a Flatten, not a Conv2D"
+    )
+
+
+def test_build_model_refuses_a_network_that_is_not_the_named_one():
+    with pytest.raises(ValueError, match="not the book's two_conv_dropout.*chapter 000's steps"):
+        build_model("two_conv_dropout", "float32", network=_written_out)

@@ -14,6 +14,7 @@ environment's TensorFlow; four of them also run at the small settings on JAX or 
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -41,7 +42,7 @@ STANDARD = {"epochs", "batch_size", "train_limit", "seed"}
 STUDY_READER = {"study_dir", "rerun_seed"}
 STUDY_READERS = {"comparison"}
 CHECKS = ("check_parameters(", "writeup_settings(", "run_writeup(", "check_study_parameters(")
-MAX_SHARED_LINES = 40
+MAX_SHARED_LINES = 30
 
 
 def code_cells(path: Path) -> list[nbformat.NotebookNode]:
@@ -59,9 +60,22 @@ def declared_parameters(path: Path) -> set[str]:
     return set()
 
 
+BOILERPLATE = re.compile(r"^(?:[()\[\]{},:]*|\w+,|from .* import .*|import .*|#.*)$")
+"""Lines that carry no procedure: brackets alone, one name of a list, imports, comments."""
+
+
 def code_lines(path: Path) -> list[str]:
+    """The lines of procedure in a chapter's code: not the Colab cell, the imports or the
+    parameters cell that every chapter has, nor the cell that writes the chapter's network out
+    in Keras (that cell is the chapter's lesson, and networks are alike line by line)."""
+    cells = code_cells(path)[1:]  # the first is the Colab install cell
     return [
-        line.strip() for c in code_cells(path) for line in c.source.splitlines() if line.strip()
+        line.strip()
+        for c in cells
+        if "return keras.Sequential(" not in c.source
+        and "parameters" not in c.metadata.get("tags", [])
+        for line in c.source.splitlines()
+        if line.strip() and not BOILERPLATE.match(line.strip())
     ]
 
 
@@ -120,6 +134,24 @@ def test_the_colab_cell_is_one_install_line_that_runs_only_in_colab():
         installs = [line.strip() for line in first.splitlines() if "install" in line]
         assert installs[-1].startswith('%pip install -q "mnist-lessons @ git+https://'), path
         assert 'if "google.colab" in sys.modules:' in first, path
+
+
+PAGE_WIDTH = 80
+"""Characters of code a line of the rendered column shows without a horizontal scroll bar."""
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_code_on_the_page_fits_the_column(path):
+    """Every line of a code cell the page shows (folded or not) fits the column; cells removed
+    from the page, and the Colab install line with its URL, are exempt."""
+    wide = [
+        line
+        for cell in code_cells(path)
+        if not {"remove-cell", "remove-input"} & set(cell.metadata.get("tags", []))
+        for line in cell.source.splitlines()
+        if len(line) > PAGE_WIDTH and not line.lstrip().startswith("%pip install")
+    ]
+    assert not wide, "\n".join(wide)
 
 
 @pytest.mark.parametrize("path", ARCHITECTURE_CHAPTERS[1:], ids=lambda p: p.stem)

@@ -364,3 +364,54 @@ def test_preparation_steps_draws_each_step_of_each_image_as_the_book_draws_digit
     assert first_row[-1].get_title() == "centred 28×28"
     with pytest.raises(ValueError, match="empty"):
         plots.preparation_steps({})
+
+
+def _evaluation(wrong: int):
+    from mnist_lessons.evaluate import Evaluation
+
+    labels = np.arange(40) % 10
+    predictions = labels.copy()
+    predictions[:wrong] = (labels[:wrong] + 3) % 10
+    probabilities = np.full((40, 10), 0.02, np.float32)
+    probabilities[np.arange(40), predictions] = 0.82
+    probabilities[1, predictions[1]] = 0.99  # the most confident mistake
+    confusion = np.zeros((10, 10), np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    return Evaluation(0.1, 1 - wrong / 40, probabilities, predictions, labels, confusion)
+
+
+def test_evaluation_figure_puts_matrix_digits_and_mistakes_in_one_figure():
+    evaluation = _evaluation(wrong=4)
+    images = np.random.default_rng(1).random((40, 28, 28, 1))
+    fig = plots.evaluation_figure(evaluation, images, "A network", mistakes=3)
+    top, bottom = fig.subfigs
+    matrix, digits = top.axes[:2]
+    assert matrix.get_xlabel() == "predicted digit" and digits.get_xlabel() == "digit"
+    assert len(matrix.texts) == 100
+    titles = [ax.get_title() for ax in bottom.axes]
+    assert titles == ["1→4 99%", "0→3 82%", "2→5 82%"]  # the surest first, then in order
+    assert fig._suptitle.get_text() == "A network"
+    plt.close(fig)
+
+
+def test_evaluation_figure_says_when_there_is_no_mistake_and_checks_the_images():
+    evaluation = _evaluation(wrong=0)
+    fig = plots.evaluation_figure(evaluation, np.zeros((40, 28, 28)), "Perfect")
+    assert fig.subfigs[1]._suptitle.get_text() == "No mistakes on these images"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="the 40 images the evaluation scored"):
+        plots.evaluation_figure(evaluation, np.zeros((39, 28, 28)), "Too few")
+
+
+def test_kernel_sliding_draws_each_setting_with_its_output_size():
+    fig = plots.kernel_sliding(((1, 0), (2, 0), (1, 1)), size=6, kernel=3, positions=3)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [
+        "stride 1, padding 0\n6×6 in → 4×4 out",
+        "stride 2, padding 0\n6×6 in → 2×2 out",
+        "stride 1, padding 1\n6×6 in → 6×6 out",
+    ]
+    # 36 (or 64 with padding) cells, then one outline per position: 3, 2 (only 2 fit), 3
+    assert [len(ax.patches) for ax in fig.axes] == [36 + 3, 36 + 2, 64 + 3]
+    assert sum(text.get_text() == "0" for text in fig.axes[2].texts) == 64 - 36
+    plt.close(fig)

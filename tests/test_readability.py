@@ -39,20 +39,32 @@ def test_a_page_is_read_as_its_prose_only(tmp_path):
     path = tmp_path / "page.html"
     path.write_text(PAGE)
     reading, long = read_page(path)
-    # 3 sentences in the first paragraph (8 + 3 + 8 words), 1 in the list item (6 words), and
-    # one of 45 words; nothing from the navigation, the output, the code or the table.
+    # The title has no full stop, so it runs into the first sentence (2 + 8 words); then 3 + 8,
+    # the list item's 6 and one of 45 words; nothing from the navigation, the output, the code
+    # or the table.
     assert reading.sentences == 5
-    assert reading.words == 8 + 3 + 8 + 6 + 45
+    assert reading.words == 10 + 3 + 8 + 6 + 45
     assert reading.long_sentences == 1 and len(long) == 1
     assert reading.longest == 45
-    assert reading.mean_sentence == round(70 / 5, 1)
+    assert reading.mean_sentence == round(72 / 5, 1)
     assert reading.figures == 1
+
+
+def test_text_without_a_full_stop_runs_into_the_next_sentence(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<article><h2>Steps</h2><p>Do these:</p><ul><li>load the images</li>"
+        "<li>train the network.</li></ul><p>Then score it.</p></article>"
+    )
+    reading, _ = read_page(path)
+    # "Steps Do these: load the images train the network." and "Then score it."
+    assert (reading.sentences, reading.words, reading.longest) == (2, 12, 9)
 
 
 def test_the_command_prints_a_table_and_refuses_a_missing_folder(tmp_path, capsys):
     (tmp_path / "page.html").write_text(PAGE)
     assert main(["--html", str(tmp_path)]) == 0
-    assert "| page | 70 | 5 | 14.0 | 1 | 45 | 1 |" in capsys.readouterr().out
+    assert "| page | 72 | 5 | 14.4 | 1 | 45 | 1 |" in capsys.readouterr().out
     import pytest
 
     with pytest.raises(SystemExit, match="Build the book first"):

@@ -310,58 +310,65 @@ def test_target_verdict_counts_the_seeds_that_reach_the_target():
         target_verdict([], 0.995, 10_000)
 
 
-def test_goal_verdict_names_every_part_of_the_goal_that_is_missed():
+def _met(rows) -> dict:
+    return {r["part"]: r["met"] for r in rows}
+
+
+def test_goal_rows_name_every_part_and_the_verdict_the_parts_missed():
     # The 99.5 % run committed before the goal: three seeds, mean 0.9950, lowest 0.9946, in 92 s.
-    verdict = GOAL_995.verdict([0.9946, 0.9951, 0.9954], 92.4, 10_000)
-    assert verdict.startswith("On accuracy, 2 of 3 seeds reach 99.5 % (the lowest, 0.9946)")
-    assert "No seed scores below the goal's floor of 99.4 %." in verdict
-    assert "On time, the median is 92.4 seconds, 62.4 over the 30-second target" in verdict
-    assert "The goal counts at least 5 seeds and this run has 3" in verdict
-    # The mean, 0.9950, is not shown to be 99.5 %: its interval over three seeds reaches below.
-    assert verdict.endswith(
-        "Goal not met: it asks for a mean of 99.5 % shown by its 95 % interval and a median of 30 "
-        "seconds."
+    rows = GOAL_995.rows([0.9946, 0.9951, 0.9954], 92.4, 10_000)
+    assert [r["part"] for r in rows] == [
+        "mean test accuracy",
+        "seeds",
+        "every seed",
+        "median training time",
+    ]
+    # sd 0.0004 over 3 seeds: t(0.975, 2) = 4.303, so 0.9950 ± 0.0010, reaching below 99.5 %.
+    assert rows[0]["measured"] == "0.9950 (0.9940 to 0.9960)"
+    assert rows[1]["measured"] == "3 (2 reach 99.5 %; lowest 0.9946)"
+    assert (rows[2]["measured"], rows[3]["measured"]) == ("0 below", "92.4 s")
+    assert _met(rows) == {
+        "mean test accuracy": False,
+        "seeds": False,
+        "every seed": True,
+        "median training time": False,
+    }
+    assert GOAL_995.verdict([0.9946, 0.9951, 0.9954], 92.4, 10_000) == (
+        "Goal not met on mean test accuracy, seeds and median training time."
     )
     # A seed under the floor and a mean under the target are both named.
-    verdict = GOAL_995.verdict([0.9938, 0.9950, 0.9955, 0.9949, 0.9952], 28.0, 10_000)
-    assert "1 of 5 seeds scores below the goal's floor of 99.4 %." in verdict
-    assert "within the 30-second target" in verdict and "counts at least" not in verdict
-    assert verdict.endswith(
-        "Goal not met: it asks for a mean of 99.5 % shown by its 95 % interval and no seed below "
-        "99.4 %."
+    assert GOAL_995.verdict([0.9938, 0.9950, 0.9955, 0.9949, 0.9952], 28.0, 10_000) == (
+        "Goal not met on mean test accuracy and every seed."
     )
     # A mean of 0.9953 whose interval reaches below 99.5 % does not show the goal's mean.
     close = GOAL_995.verdict([0.9950, 0.9953, 0.9951, 0.9960, 0.9949], 29.5, 10_000)
-    assert close.endswith("Goal not met: it asks for a mean of 99.5 % shown by its 95 % interval.")
-    met = GOAL_995.verdict([0.9958, 0.9960, 0.9959, 0.9961, 0.9957], 29.5, 10_000)
-    assert met.endswith("Goal met.")
+    assert close == "Goal not met on mean test accuracy."
+    assert GOAL_995.verdict([0.9958, 0.9960, 0.9959, 0.9961, 0.9957], 29.5, 10_000) == "Goal met."
+    table = GOAL_995.table([0.9958, 0.9960, 0.9959, 0.9961, 0.9957], 31.0, 10_000)
+    assert table.splitlines()[0] == "| part of the goal | asks for | measured | met |"
+    assert "| median training time | at most 30 s | 31.0 s | **no** |" in table
 
 
-def test_goal_verdict_sets_the_recipe_against_the_fastest_peer():
+def test_goal_rows_set_the_recipe_against_the_fastest_peer():
     accuracies = [0.991] * 10
     # The fastest peer took 8.2 s to 99 %: twice as fast means 4.1 s or less.
-    verdict = GOAL_99.verdict(accuracies, 9.4, 10_000, peer_seconds=8.2)
-    assert "It is 0.87 times as fast as the fastest peer to 99 %; the goal of 2 times would " in (
-        verdict
+    pace = GOAL_99.rows(accuracies, 9.4, 10_000, peer_seconds=8.2)[-1]
+    assert pace["asks"] == "2 times the fastest peer's speed to 99 %"
+    assert (pace["measured"], pace["met"]) == ("0.87 times (9.4 s against 8.2 s)", False)
+    assert GOAL_99.verdict(accuracies, 9.4, 10_000, peer_seconds=8.2) == (
+        "Goal not met on median training time and pace."
     )
-    assert "need a median of 4.1 seconds or less." in verdict
-    assert verdict.endswith(
-        "Goal not met: it asks for a median of 4 seconds and 2 times the fastest peer's speed."
-    )
-    fast = GOAL_99.verdict(accuracies, 3.9, 10_000, peer_seconds=8.2)
-    assert "2.10 times as fast as the fastest peer to 99 %, at least the 2 times" in fast
-    assert fast.endswith("Goal met.")
-    alone = GOAL_99.verdict(accuracies, 3.9, 10_000, peer_seconds=None)
-    assert "No peer reached 99 %" in alone and alone.endswith("Goal met.")
+    assert GOAL_99.verdict(accuracies, 3.9, 10_000, peer_seconds=8.2) == "Goal met."
+    alone = GOAL_99.rows(accuracies, 3.9, 10_000, peer_seconds=None)[-1]
+    assert (alone["measured"], alone["met"]) == ("no peer reached 99 %", True)
     # The pace is the recipe's own time to 99 %, where it differs from its median training time
     # (some seeds below 99 %), set against the peer's time measured the same way.
-    to_99 = GOAL_99.verdict(accuracies, 3.9, 10_000, peer_seconds=8.2, seconds_to_accuracy=4.6)
-    assert "It is 1.78 times as fast as the fastest peer to 99 %" in to_99
-    assert "need a median of 4.1 seconds or less" in to_99
-    assert to_99.endswith("Goal not met: it asks for 2 times the fastest peer's speed.")
-    never = GOAL_99.verdict(accuracies, 3.9, 10_000, peer_seconds=8.2, seconds_to_accuracy=math.inf)
-    assert "Fewer than half its runs reached 99 %, so it has no time to 99 % to set" in never
-    assert never.endswith("Goal not met: it asks for 2 times the fastest peer's speed.")
+    to_99 = GOAL_99.rows(accuracies, 3.9, 10_000, peer_seconds=8.2, seconds_to_accuracy=4.6)
+    assert to_99[-1]["measured"] == "1.78 times (4.6 s against 8.2 s)"
+    never = GOAL_99.rows(accuracies, 3.9, 10_000, peer_seconds=8.2, seconds_to_accuracy=math.inf)
+    assert never[-1]["measured"] == "fewer than half the runs reached 99 %"
+    # Every seed at the same score: no spread, no interval; the score itself is judged.
+    assert GOAL_99.rows(accuracies, 3.9, 10_000)[0]["measured"] == "0.9910"
 
 
 def test_seconds_per_step_times_steps_after_tracing(mnist):
@@ -414,3 +421,19 @@ def test_run_recipe_counts_test_time_augmentation_in_its_seconds(mnist):
     # The same weights (same seed), scored over five views instead of one: a few images change.
     assert shifted.unshifted_test_accuracy == pytest.approx(plain.test_accuracy, abs=0.003)
     assert shifted.test_accuracy != shifted.unshifted_test_accuracy
+
+
+def test_recipe_table_lists_every_setting_side_by_side():
+    from dataclasses import fields
+
+    from mnist_lessons.speedrun import RECIPE_SETTINGS, recipe_table
+
+    assert set(RECIPE_SETTINGS) == {f.name for f in fields(RECIPE_99)} - {"name"}
+    table = recipe_table(RECIPE_99, RECIPE_995).splitlines()
+    assert table[0] == "| setting | 99 % recipe | 99.5 % recipe |"
+    assert len(table) == 2 + len(RECIPE_SETTINGS)
+    assert "| filters of the two convolutions | 32, 64 | 32, 96 |" in table
+    assert "| learning-rate schedule | one-cycle | one-cycle |" in table
+    assert table[-1].startswith("| precision | float32 | ")
+    with pytest.raises(ValueError, match="at least one recipe"):
+        recipe_table()

@@ -130,7 +130,7 @@ def test_mcnemar_counts_only_the_images_the_two_models_disagree_on():
     first = np.array([True] * 90 + [True] * 8 + [False] * 2)
     second = np.array([True] * 90 + [False] * 8 + [True] * 2)
     result = mcnemar(first, second)
-    assert result.n == 10  # 8 right only by the first, 2 only by the second
+    assert result.n == 10 and result.counts == (8, 2)  # right only by the first; the second
     # Exact two-sided binomial: P(X ≤ 2) + P(X ≥ 8) for X ~ B(10, 1/2) = 2 · 56 / 1024.
     assert result.p_value == pytest.approx(112 / 1024)
     assert result.points == pytest.approx(6.0)
@@ -219,3 +219,11 @@ def test_a_mean_is_set_against_a_target_by_its_interval():
     assert where == "covers" and interval.contains(float(np.mean(WITH)))
     assert mean_against_target([0.99], 0.98) == ("one seed", None)
     assert mean_against_target([0.991, 0.991], 0.99) == ("at or above", None)
+
+
+def test_rounded_range_is_every_value_within_half_a_step():
+    from mnist_lessons.stats import rounded_range
+
+    low, high = rounded_range(0.97, 0.01)
+    assert (round(low, 6), round(high, 6)) == (0.965, 0.975)
+    assert rounded_range(0.9895, 0.0) == (0.9895, 0.9895)

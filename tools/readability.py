@@ -10,8 +10,11 @@ render as.
     python tools/readability.py --json          # the figures, for a test or a closing note
 
 Sentences are split at ".", "?" or "!" followed by a space and a capital letter, a digit or an
-opening bracket, except after common abbreviations ("e.g.", "et al.", "Fig."). Words are
-whitespace-separated tokens that hold a letter or a digit.
+opening bracket, except after common abbreviations ("e.g.", "et al.", "Fig."). A sentence ends
+only there: a heading, a list item or a paragraph that does not end with ".", "?" or "!" (a title,
+a list item without a full stop, a paragraph ending in a colon before a figure) runs on into the
+text after it, as it would for a reader of the page's text alone. The count is the strict one on
+purpose. Words are whitespace-separated tokens that hold a letter or a digit.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "Fig.", "cf.", "approx
 # Code blocks, printed output, tables and captions are not prose; inline code in a sentence is.
 SKIP = (
     "pre, table, figcaption, .cell_output, .output, .highlight, .MathJax, .math, "
-    "script, style, nav, .headerlink, .bd-toc, .prev-next-area, .footnote, .citation"
+    "script, style, nav, summary, .headerlink, .bd-toc, .prev-next-area, .footnote, .citation"
 )
 
 SPLIT = re.compile(r"(?<=[.?!])[\"')\]]?\s+(?=[A-Z0-9(\"'])")
@@ -66,20 +69,30 @@ class PageReading:
     figures: int
 
 
+BLOCKS = ["h1", "h2", "h3", "h4", "p", "li", "dt", "dd"]
+ENDS = re.compile(r"[.?!][\"')\]]?$")
+
+
 def prose_blocks(html: str) -> list[str]:
-    """The text of each paragraph and list item of the page's article, code and output left
-    out."""
+    """The page's prose in reading order, code and output left out: each heading, paragraph and
+    list item, joined to the next one where it does not end a sentence."""
     soup = BeautifulSoup(html, "html.parser")
     article = soup.select_one("article") or soup.select_one("main") or soup
     for element in article.select(SKIP):
         element.decompose()
-    blocks = []
-    for element in article.find_all(["p", "li", "dd"]):
-        if element.find(["p", "li", "dd"]):
+    blocks, running = [], ""
+    for element in article.find_all(BLOCKS):
+        if element.find(BLOCKS):
             continue  # a container: its inner blocks are counted on their own
-        text = " ".join(element.get_text(" ").split())
-        if WORD.search(text):
-            blocks.append(text)
+        text = " ".join(element.get_text(" ").split()).replace("\u00b6", "").strip()
+        if not WORD.search(text):
+            continue
+        running = f"{running} {text}".strip()
+        if ENDS.search(running):
+            blocks.append(running)
+            running = ""
+    if running:
+        blocks.append(running)
     return blocks
 
 
