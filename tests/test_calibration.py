@@ -120,3 +120,31 @@ def test_bad_arguments_are_refused():
         calibration.apply_temperature(p, float("nan"))
     with pytest.raises(ValueError, match="logits must be a finite array"):
         calibration.fit_temperature(np.array([[np.inf, 0.0]]), [0])
+
+
+def test_calibration_change_pairs_the_same_images_in_every_resample():
+    from mnist_lessons.calibration import apply_temperature, calibration_change
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2000, 10)) * 4
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    # Right about 90 % of the time, less confident than that on average: under-confident.
+    labels = np.where(
+        rng.random(2000) < 0.9, probabilities.argmax(axis=1), rng.integers(0, 10, 2000)
+    )
+    same = calibration_change(probabilities, probabilities, labels, resamples=200)
+    assert (same.ece.estimate, same.ece.low, same.ece.high) == (0.0, 0.0, 0.0)
+    assert same.sentence().startswith("moved the ECE by +0.00 points, a change these test")
+    softer = calibration_change(
+        probabilities, apply_temperature(probabilities, 3.0), labels, resamples=200
+    )
+    assert 0 < softer.ece.low <= softer.ece.estimate <= softer.ece.high
+    assert softer.nll.low > 0  # softening an under-confident model raises the loss
+    assert softer.sentence().startswith("raised the ECE by")
+    assert "95 % paired bootstrap interval over 2,000 images:" in softer.sentence()
+    sharper = calibration_change(
+        probabilities, apply_temperature(probabilities, 0.5), labels, resamples=200
+    )
+    assert sharper.ece.high < 0 and sharper.sentence().startswith("lowered the ECE by")
+    with pytest.raises(ValueError, match="must score the same images"):
+        calibration_change(probabilities, probabilities[:10], labels)

@@ -42,7 +42,7 @@ STANDARD = {"epochs", "batch_size", "train_limit", "seed"}
 STUDY_READER = {"study_dir", "rerun_seed"}
 STUDY_READERS = {"comparison"}
 CHECKS = ("check_parameters(", "writeup_settings(", "run_writeup(", "check_study_parameters(")
-MAX_SHARED_LINES = 30
+MAX_SHARED_LINES = 32
 
 
 def code_cells(path: Path) -> list[nbformat.NotebookNode]:
@@ -197,3 +197,47 @@ def test_a_bad_value_stops_in_the_cell_that_checks_it(tmp_path):
     )
     assert failed == injected + 1
     assert "writeup_settings(" in cells[failed].source
+
+
+GLUE_CALLS = ("glue", "glue_figures")
+IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
+MATH_SYMBOLS = {"c_in", "c_out", "z_i", "z_j"}
+"""Subscripted symbols of the convolution chapter's formulas, written as plain text."""
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_cell_on_the_page_only_glues(path):
+    """A cell whose every statement glues values (or calls a run's ``glue()``) is plumbing: it
+    is removed from the page (``remove-cell``) and still runs under nbval."""
+    import ast
+
+    for cell in code_cells(path):
+        if {"remove-cell", "remove-input"} & set(cell.metadata.get("tags", [])):
+            continue
+        # IPython's magics become a plain call, so that the cell parses as Python.
+        source = re.sub(r"^(\s*)%.*$", r"\1magic()", cell.source, flags=re.MULTILINE)
+        body = ast.parse(source).body
+        calls = [
+            node.value.func
+            for node in body
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+        ]
+        names = [getattr(f, "id", getattr(f, "attr", "")) for f in calls]
+        only_glue = body and len(names) == len(body) and all(n in GLUE_CALLS for n in names)
+        assert not only_glue, f"{path.stem}: a visible cell only glues:\n{cell.source[:300]}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_prose_names_no_variable(path):
+    """The prose says what a figure is in words: no glued name or variable (``leak_gain``)
+    appears outside code spans and roles."""
+    text = "\n".join(
+        c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
+    )
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"\{[a-z:]+\}`[^`]*`", "", text)  # roles: glue, cite, term, ref
+    text = re.sub(r"`[^`]*`", "", text)  # code spans
+    text = re.sub(r"\]\([^)]*\)", "]", text)  # link targets
+    text = re.sub(r"^\([\w-]+\)=$", "", text, flags=re.MULTILINE)  # labels
+    leaked = set(IDENTIFIER.findall(text)) - MATH_SYMBOLS
+    assert not leaked, f"{path.stem}: {sorted(leaked)}"
