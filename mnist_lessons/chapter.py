@@ -8,8 +8,10 @@ from .checks import MAX_SEED, ParameterError, check_choice, check_int
 from .data import NUM_CLASSES
 
 TRAIN_IMAGES = 60000
+TEST_IMAGES = 10000
 
 __all__ = [
+    "TEST_IMAGES",
     "TRAIN_IMAGES",
     "ChapterParameters",
     "ParameterError",

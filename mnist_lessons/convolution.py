@@ -159,6 +159,32 @@ class ShiftRobustness:
         )
 
 
+def moved_correct(model, images, labels, shift: int) -> np.ndarray:
+    """Which of ``images`` ``model`` still classifies correctly when moved ``shift`` pixels up,
+    down, left and right (one direction after another).
+
+    Args:
+        model: a trained Keras model taking (n, 28, 28, 1) in [0, 1].
+        images: float32 (n, 28, 28, 1) in [0, 1]. labels: int (n,) class indices.
+        shift: pixels, 0 for the images as they are.
+
+    Returns:
+        bool (n,) for shift 0, else (4n,): up, down, left, right.
+    """
+    labels = np.asarray(labels)
+    shift = check_int("shift", shift, minimum=0, maximum=IMAGE_SIZE - 1)
+    moves = [(0, 0)] if shift == 0 else [(-shift, 0), (shift, 0), (0, -shift), (0, shift)]
+    return np.concatenate(
+        [
+            np.asarray(
+                model.predict(shift_images(images, dy, dx), batch_size=1000, verbose=0)
+            ).argmax(1)
+            == labels
+            for dy, dx in moves
+        ]
+    )
+
+
 def shift_robustness(models: dict, images, labels, shifts=(0, 1, 2, 3, 4)) -> ShiftRobustness:
     """Scores each model on ``images`` moved by each shift length in the four directions.
 
@@ -168,27 +194,126 @@ def shift_robustness(models: dict, images, labels, shifts=(0, 1, 2, 3, 4)) -> Sh
         labels: int (n,) class indices.
         shifts: non-negative shift lengths in pixels.
     """
-    labels = np.asarray(labels)
     shifts = tuple(check_int("shift", s, minimum=0, maximum=IMAGE_SIZE - 1) for s in shifts)
-    accuracy = {}
-    for name, model in models.items():
-        row = []
-        for s in shifts:
-            moves = [(0, 0)] if s == 0 else [(-s, 0), (s, 0), (0, -s), (0, s)]
-            scores = [
-                float(
-                    (
-                        np.asarray(
-                            model.predict(shift_images(images, dy, dx), batch_size=1000, verbose=0)
-                        ).argmax(1)
-                        == labels
-                    ).mean()
-                )
-                for dy, dx in moves
-            ]
-            row.append(float(np.mean(scores)))
-        accuracy[name] = tuple(row)
+    accuracy = {
+        name: tuple(float(moved_correct(model, images, labels, s).mean()) for s in shifts)
+        for name, model in models.items()
+    }
     return ShiftRobustness(shifts, accuracy)
+
+
+@dataclass(frozen=True)
+class ShiftResponse:
+    """How each layer of a network answers when its input digits move to the right.
+
+    Attributes:
+        shifts: the shifts of the input, in pixels.
+        layers: the layers measured, input side first.
+        sizes: each layer's output width (its map's columns; 0 for a layer without a map).
+        map_shift: layer → the whole-pixel shift of its map that best matches, per input shift.
+        equivariance: layer → the relative difference, per input shift, between the map of the
+            moved digits and the map of the digits moved by ``map_shift`` (0: equivariant).
+        invariance: layer → the relative difference between the output for the moved digits and
+            the output for the digits as they are (0: invariant).
+        changed: the share of the images whose predicted digit changes, per input shift.
+    """
+
+    shifts: tuple[int, ...]
+    layers: tuple[str, ...]
+    sizes: dict[str, int]
+    map_shift: dict[str, tuple[int, ...]]
+    equivariance: dict[str, tuple[float, ...]]
+    invariance: dict[str, tuple[float, ...]]
+    changed: tuple[float, ...]
+
+    def table(self, labels: dict[str, str] | None = None) -> MarkdownTable:
+        """One row per layer with a map: for each shift, its equivariance error in percent and
+        the map shift that matched best; a last row with the share of predicted digits that
+        changed. ``labels`` renames layers."""
+        labels = labels or {}
+        rows = [
+            [
+                labels.get(name, name),
+                str(self.sizes[name]),
+                *(
+                    f"{error * 100:.0f} % ({moved} px)"
+                    for error, moved in zip(
+                        self.equivariance[name], self.map_shift[name], strict=True
+                    )
+                ),
+            ]
+            for name in self.layers
+            if self.sizes[name]
+        ]
+        rows.append(["answers changed", "–", *(f"{c * 100:.1f} %" for c in self.changed)])
+        return markdown_table(
+            ["layer", "map width", *(f"digit moved {s} px" for s in self.shifts)],
+            rows,
+            align="lr" + "r" * len(self.shifts),
+        )
+
+
+def _relative(moved: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.linalg.norm(moved - reference) / max(np.linalg.norm(reference), 1e-12))
+
+
+def shift_response(model, images, layers, shifts=(1, 2, 3, 4)) -> ShiftResponse:
+    """Moves ``images`` right by each shift and measures, layer by layer, equivariance (the map
+    moves with the digit) and invariance (the output stays the same).
+
+    For a layer with a map (n, h, w, c), the map of the moved digits, F(Tx), is compared with the
+    map of the digits as they are, moved right by k whole pixels, for every k from 0 to the
+    input shift, on the columns both have; the best k is kept. A layer that halves the map's
+    width can follow a shift of 2 pixels by moving 1, but not a shift of 1. The invariance
+    error compares F(Tx) with F(x) itself (k = 0, over every column).
+
+    Args:
+        model: a trained Keras model with named layers.
+        images: float32 (n, 28, 28, 1) in [0, 1].
+        layers: names of the layers whose outputs to measure, input side first; the last is
+            usually the softmax output.
+        shifts: input shifts in pixels, each 1 or more.
+    """
+    images = as_image_batch(images)
+    shifts = tuple(check_int("shift", s, minimum=1, maximum=IMAGE_SIZE - 1) for s in shifts)
+    layers = tuple(layers)
+    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in layers])
+
+    def outputs(batch):
+        values = probe.predict(batch, batch_size=1000, verbose=0)
+        values = values if isinstance(values, list | tuple) else [values]
+        return [np.asarray(v, dtype=np.float64) for v in values]
+
+    base = outputs(images)
+    sizes = {n: (b.shape[2] if b.ndim == 4 else 0) for n, b in zip(layers, base, strict=True)}
+    map_shift = {n: [] for n in layers}
+    equivariance = {n: [] for n in layers}
+    invariance = {n: [] for n in layers}
+    changed = []
+    for shift in shifts:
+        moved = outputs(shift_images(images, 0, shift))
+        for name, before, after in zip(layers, base, moved, strict=True):
+            invariance[name].append(_relative(after, before))
+            if before.ndim != 4:
+                continue
+            width = before.shape[2]
+            errors = {
+                k: _relative(after[:, :, k:], before[:, :, : width - k])
+                for k in range(0, min(shift, width - 1) + 1)
+            }
+            best = min(errors, key=errors.get)
+            map_shift[name].append(best)
+            equivariance[name].append(errors[best])
+        changed.append(float((moved[-1].argmax(-1) != base[-1].argmax(-1)).mean()))
+    return ShiftResponse(
+        shifts,
+        layers,
+        sizes,
+        {n: tuple(v) for n, v in map_shift.items()},
+        {n: tuple(v) for n, v in equivariance.items()},
+        {n: tuple(v) for n, v in invariance.items()},
+        tuple(changed),
+    )
 
 
 def _spatial(layer) -> tuple[int, int] | None:

@@ -68,6 +68,11 @@ class Recipe:
             probabilities for it and for four copies moved by one pixel up, down, left and right
             (`shift_averaged_probabilities`, test-time augmentation); `run_recipe` counts the
             time this scoring of the test set takes in the run's seconds.
+        head: how the last convolution's map reaches the output layer: ``"flatten"`` (every
+            position has its own weights) or ``"global_average"`` (each filter's map is averaged
+            over the positions first, so the head cannot tell where a feature was).
+        bn_momentum: how much of its running mean and variance a batch-normalisation layer keeps
+            at each step (Keras's default, 0.99; the rest comes from the batch).
     """
 
     name: str
@@ -90,10 +95,19 @@ class Recipe:
     norm_after_pool: bool = True
     precision: str | None = "float32"
     test_shifts: bool = False
+    head: str = "flatten"
+    bn_momentum: float = 0.99
 
     def changed(self, **changes) -> Recipe:
         """A copy of this recipe with the given fields changed, e.g. ``changed(epochs=1)``."""
         return replace(self, **changes)
+
+
+LATER_FIELDS = {"head": "flatten", "bn_momentum": 0.99}
+"""Recipe fields added after the first studies were recorded, with their defaults. A study
+records such a field only where a recipe changes it, so the earlier records still match their
+arms' settings."""
+HEADS = ("flatten", "global_average")
 
 
 class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
@@ -146,7 +160,10 @@ def _conv_block(
     pooling = [layers.MaxPooling2D(pool, name=f"pool{index}")] if pool else []
     if not norm:
         return [conv, *pooling]
-    normalise = [layers.BatchNormalization(name=f"bn{index}"), layers.ReLU(name=f"relu{index}")]
+    normalise = [
+        layers.BatchNormalization(momentum=recipe.bn_momentum, name=f"bn{index}"),
+        layers.ReLU(name=f"relu{index}"),
+    ]
     if recipe.norm_after_pool:
         return [conv, *pooling, *normalise]
     return [conv, *normalise, *pooling]
@@ -171,6 +188,7 @@ def build_fast_model(recipe: Recipe) -> keras.Sequential:
     that the batch's statistics are taken over the maxima.
     """
     check_int("first_kernel", recipe.first_kernel, minimum=1)
+    check_choice("head", recipe.head, HEADS)
     check_int(
         "first_stride", recipe.first_stride, minimum=min(FIRST_STRIDES), maximum=max(FIRST_STRIDES)
     )
@@ -187,7 +205,9 @@ def build_fast_model(recipe: Recipe) -> keras.Sequential:
             pool=4 // recipe.first_stride,
         ),
         *_conv_block(second, 3, 1, "valid", 2, recipe, pool=2 if recipe.second_pool else 0),
-        layers.Flatten(name="flatten"),
+        layers.Flatten(name="flatten")
+        if recipe.head == "flatten"
+        else layers.GlobalAveragePooling2D(name="global_average"),
     ]
     if recipe.dense:
         model_layers.append(layers.Dense(recipe.dense, activation="relu", name="dense"))
@@ -399,6 +419,7 @@ class SpeedrunResult:
         test_correct: bool array (test images,), which test images the run got right, as
             scored for ``test_accuracy`` (what McNemar's test pairs two runs by).
         unshifted_test_correct: the same for ``unshifted_test_accuracy``, or None.
+        model: the trained network (for measurements a study adds after the run).
     """
 
     recipe: str
@@ -410,6 +431,7 @@ class SpeedrunResult:
     unshifted_test_accuracy: float | None = None
     test_correct: np.ndarray | None = field(default=None, repr=False, compare=False)
     unshifted_test_correct: np.ndarray | None = field(default=None, repr=False, compare=False)
+    model: keras.Model | None = field(default=None, repr=False, compare=False)
 
 
 def compiled_model(recipe: Recipe, images: int, seed: int) -> keras.Sequential:
@@ -573,6 +595,7 @@ def run_recipe(
         None if unshifted is None else float(unshifted.mean()),
         test_correct=correct,
         unshifted_test_correct=unshifted,
+        model=model,
     )
 
 
@@ -633,40 +656,6 @@ def seeds_reaching(accuracies: Sequence[float], target: float, test_images: int)
     if accuracies.size == 0:
         raise ValueError("accuracies is empty: there are no runs to judge.")
     return int((np.round(accuracies * test_images) >= round(target * test_images)).sum())
-
-
-def target_verdict(accuracies: Sequence[float], target: float, test_images: int) -> str:
-    """How runs over several seeds stand against an accuracy target, counting the seeds.
-
-    A mean above the target with most seeds below it is not a target met: the sentence says how
-    many seeds reach the target, the lowest seed's accuracy, and where the 95 % interval of the
-    mean over seeds lies against the target (`stats.seed_interval`); with one seed, only that
-    seed's accuracy.
-    """
-    from .stats import mean_against_target
-
-    accuracies = np.asarray(accuracies, dtype=float)
-    meeting = seeds_reaching(accuracies, target, test_images)
-    name = f"{target * 100:g} %"
-    count = (
-        f"all {accuracies.size} seeds reach {name}"
-        if meeting == accuracies.size
-        else f"{meeting} of {accuracies.size} seeds {'reaches' if meeting == 1 else 'reach'} {name}"
-    )
-    against, interval = mean_against_target(accuracies, target)
-    if against == "one seed":
-        return f"{count} (the lowest, {accuracies.min():.4f}); one seed gives no interval"
-    if interval is None:
-        return f"{count}, every one at {accuracies[0]:.4f}: no spread to make an interval from"
-    where = {
-        "at or above": f"lies entirely at or above {name}",
-        "below": f"lies entirely below {name}",
-        "covers": f"covers {name}, so these seeds cannot place the recipe's mean on either side",
-    }[against]
-    return (
-        f"{count} (the lowest, {accuracies.min():.4f}); the mean is {interval.estimate:.4f}, and "
-        f"its {interval.method[:-1]}, {interval.low:.4f} to {interval.high:.4f}, {where}"
-    )
 
 
 @dataclass(frozen=True)
@@ -845,7 +834,9 @@ RECIPE_SETTINGS = {
     "dense": "hidden dense units (0: none)",
     "batch_norm": "batch normalisation",
     "norm_after_pool": "pool before normalising",
+    "bn_momentum": "normalisation momentum",
     "second_pool": "pool after the second convolution",
+    "head": "head (flatten or global average)",
     "dropout": "dropout before the output",
     "epochs": "epochs",
     "batch_size": "batch size",

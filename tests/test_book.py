@@ -121,6 +121,8 @@ MEASURED_ANSWERS = {
     "fast-training-time": ["profile_matmul_share", "recipe_step_ms", "precision_step_ratio"],
     "convolution": ["mlp_params", "mlp_test_accuracy", "cnn_params", "cnn_test_accuracy"],
     "errors": ["ece_before", "ece_after", "temperature"],
+    "training": ["gradient_gap", "schedule_verdict", "reestimate_verdict", "tuned_verdict"],
+    "invariance": ["flat_changed_four", "moved_shifts", "moved_average", "plain_shifts"],
 }
 
 
@@ -165,6 +167,11 @@ DEFINITIONS = {
     "def-precision": ["Precision", "recall"],
     "def-calibration": ["calibrated", "reliability diagram", "expected calibration error"],
     "def-saliency": ["saliency map", "gradient"],
+    "def-gradient": ["gradient"],
+    "def-descent": ["gradient descent"],
+    "def-batch-norm": ["running statistics"],
+    "def-running-mean": ["running mean"],
+    "def-invariance": ["equivariant", "invariant"],
 }
 """Each term's label, and the words defined (in bold) in the paragraphs after it."""
 

@@ -190,3 +190,62 @@ def test_most_similar_filters_finds_a_planted_kernel_at_any_scale():
     assert -1.0 <= blur[1] <= 1.0 and blur[1] != 0.0
     with pytest.raises(ValueError, match="shape"):
         convolution.most_similar_filters(filters[:, :, 0], HAND_KERNELS)
+
+
+def test_moved_correct_scores_each_direction_in_turn():
+    class Columns:
+        """Answers the column of each image's brightest pixel, modulo 10."""
+
+        def predict(self, images, batch_size=None, verbose=0):
+            column = images[..., 0].max(axis=1).argmax(axis=1)
+            return np.eye(10)[column % 10]
+
+    images = np.zeros((3, 28, 28, 1), np.float32)
+    images[np.arange(3), 14, [10, 11, 12], 0] = 1
+    labels = np.array([0, 1, 2])
+    assert convolution.moved_correct(Columns(), images, labels, 0).tolist() == [True] * 3
+    moved = convolution.moved_correct(Columns(), images, labels, 2)
+    # Up and down keep the column; left and right move it by 2, so the answer changes.
+    assert moved.shape == (12,)
+    assert moved.tolist() == [True] * 6 + [False] * 6
+
+
+def _tiny(strides: int) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, strides=strides, padding="same", use_bias=False, name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="average"),
+            keras.layers.Dense(10, activation="softmax", name="digit"),
+        ]
+    )
+
+
+def _centred(count: int = 20) -> np.ndarray:
+    """Random ink in the middle 12×12 pixels, so that no shift here pushes it out of the field."""
+    images = np.zeros((count, 28, 28, 1), np.float32)
+    images[:, 8:20, 8:20, 0] = np.random.default_rng(0).random((count, 12, 12))
+    return images
+
+
+def test_a_stride_one_convolution_is_equivariant_to_every_shift():
+    images = _centred()
+    response = convolution.shift_response(_tiny(1), images, ["conv", "digit"], shifts=(1, 3))
+    assert response.map_shift["conv"] == (1, 3)
+    assert max(response.equivariance["conv"]) < 1e-5
+    assert min(response.invariance["conv"]) > 0.1, "the map itself moved"
+    assert response.sizes == {"conv": 28, "digit": 0}
+    table = str(response.table({"conv": "the convolution"}))
+    assert "the convolution" in table and "answers changed" in table
+
+
+def test_a_stride_two_convolution_follows_even_shifts_only():
+    images = _centred()
+    response = convolution.shift_response(_tiny(2), images, ["conv", "digit"], shifts=(1, 2, 4))
+    odd, two, four = response.equivariance["conv"]
+    assert response.map_shift["conv"][1:] == (1, 2)
+    assert two < 1e-5 and four < 1e-5
+    assert odd > 0.1
+    with pytest.raises(ValueError, match="shift"):
+        convolution.shift_response(_tiny(1), images, ["conv"], shifts=(0,))

@@ -28,7 +28,6 @@ from mnist_lessons.speedrun import (
     seconds_per_step,
     seeds_reaching,
     shift_averaged_probabilities,
-    target_verdict,
     time_verdict,
     without_each_ingredient,
 )
@@ -291,25 +290,6 @@ def test_run_recipe_refuses_an_unknown_schedule(mnist):
         run_recipe(RECIPE_99.changed(schedule="cosine"), sparse)
 
 
-def test_target_verdict_counts_the_seeds_that_reach_the_target():
-    # The committed run's three seeds: a mean of 0.9951 with two seeds below 0.995.
-    verdict = target_verdict([0.9947, 0.9958, 0.9948], 0.995, 10_000)
-    assert verdict.startswith(
-        "1 of 3 seeds reaches 99.5 % (the lowest, 0.9947); the mean is 0.9951"
-    )
-    # sd 0.0006 over 3 seeds: t(0.975, 2) = 4.303, so 0.9951 ± 0.0015.
-    assert "its 95 % interval over 3 seeds, 0.9936 to 0.9966, covers 99.5 %, so these seeds " in (
-        verdict
-    )
-    above = target_verdict([0.9951, 0.9953, 0.9952, 0.9954], 0.995, 10_000)
-    assert above.startswith("all 4 seeds reach 99.5 %") and "lies entirely at or above" in above
-    below = target_verdict([0.9880, 0.9882, 0.9881], 0.99, 10_000)
-    assert "lies entirely below 99 %" in below
-    assert target_verdict([0.988], 0.99, 10_000).endswith("one seed gives no interval")
-    with pytest.raises(ValueError, match="accuracies is empty"):
-        target_verdict([], 0.995, 10_000)
-
-
 def _met(rows) -> dict:
     return {r["part"]: r["met"] for r in rows}
 
@@ -437,3 +417,14 @@ def test_recipe_table_lists_every_setting_side_by_side():
     assert table[-1].startswith("| precision | float32 | ")
     with pytest.raises(ValueError, match="at least one recipe"):
         recipe_table()
+
+
+def test_the_head_and_the_normalisation_momentum_are_recipe_settings():
+    average = build_fast_model(RECIPE_99.changed(head="global_average", bn_momentum=0.9))
+    assert average.get_layer("global_average").__class__.__name__ == "GlobalAveragePooling2D"
+    assert average.get_layer("digit").kernel.shape == (64, 10)
+    assert {layer.momentum for layer in average.layers if hasattr(layer, "moving_mean")} == {0.9}
+    flat = build_fast_model(RECIPE_99)
+    assert flat.get_layer("digit").kernel.shape == (2 * 2 * 64, 10)
+    with pytest.raises(ValueError, match="head"):
+        build_fast_model(RECIPE_99.changed(head="attention"))

@@ -375,6 +375,11 @@ def test_every_study_runs_end_to_end_at_quick_settings(name, tmp_path):
             record["test_accuracy"]
         )
         assert record["history"], "the per-epoch history is kept"
+        if record["settings"].get("moved_shifts"):
+            assert record["moved_4"]["test_images"] == 40_000
+            assert set(record["moved_accuracy"]) == {"1", "2", "3", "4"}
+        if record["settings"].get("reestimate"):
+            assert 0 <= record["reestimated"]["test_accuracy"] <= 1
     results = load_study(name, tmp_path)
     assert set(results.arm_names()) == {a.name for a in study.arms} | set(study.derived)
 
@@ -403,7 +408,7 @@ def test_the_command_lists_the_studies_and_refuses_a_wrong_name(tmp_path):
     assert wrong.returncode == 2
     assert wrong.stderr.strip() == (
         "error: Unknown study 'nope'. Choose one of: writeups, dropout, third_pooling, "
-        "architectures, fast_99, fast_995"
+        "architectures, fast_99, fast_995, learning_rates, batch_norm, short_runs, shifts"
     )
 
 
@@ -504,3 +509,45 @@ def test_an_installed_library_fetches_the_committed_records(monkeypatch, tmp_pat
         "(Name or service not known). Clone the repository to read them, or train the study "
         "yourself: python -m mnist_lessons study dropout"
     )
+
+
+def test_recipe_fields_added_later_are_recorded_only_where_an_arm_changes_them():
+    """The committed records of the first recipe studies predate the ``head`` and
+    ``bn_momentum`` settings; their arms still ask for exactly what those records hold."""
+    for arm in get_study("fast_99").arms:
+        assert "head" not in arm.settings and "bn_momentum" not in arm.settings
+    shifts = get_study("shifts")
+    assert shifts.arm("global_average").settings["head"] == "global_average"
+    assert "head" not in shifts.arm("flatten").settings
+    assert get_study("short_runs").arm("momentum_0.9").settings["bn_momentum"] == 0.9
+    for name in ("fast_99", "fast_995"):
+        assert load_study(name).records, f"the committed {name} records still read"
+
+
+def test_the_shifts_study_reads_moved_accuracy_seed_by_seed(tmp_path, monkeypatch):
+    calls: list = []
+    base = fake_trainer(calls)
+
+    def train(arm, settings, seed, callbacks):
+        outcome = base(arm, settings, seed, callbacks)
+        moved = np.random.default_rng(seed).random(40_000) < 0.9
+        outcome.extra.update(
+            moved_accuracy={"1": 0.98, "2": 0.96, "3": 0.93, "4": float(moved.mean())},
+            moved_4={
+                "test_accuracy": float(moved.mean()),
+                "test_images": 40_000,
+                "test_correct": pack_correct(moved),
+            },
+        )
+        return outcome
+
+    monkeypatch.setattr(studies, "TRAINERS", dict.fromkeys(studies.TRAINERS, train))
+    run_study("shifts", quick=True, seeds=[0, 1], out=tmp_path, measure_rate=False)
+    results = load_study("shifts", tmp_path)
+    moves, values = results.moved_accuracy("flatten")
+    assert moves == (0, 1, 2, 3, 4) and values.shape == (2, 5)
+    assert values[:, 0].tolist() == results.accuracies("flatten").tolist()
+    assert results.correct("flatten_moved_4", 0).shape == (40_000,)
+    assert results.difference("shifts_moved_4", "flatten_moved_4").n == 2
+    with pytest.raises(StudyError, match="no scores on moved digits"):
+        results.moved_accuracy("flatten_moved_4")
