@@ -210,6 +210,10 @@ class ShiftResponse:
         shifts: the shifts of the input, in pixels.
         layers: the layers measured, input side first.
         sizes: each layer's output width (its map's columns; 0 for a layer without a map).
+        steps: how many input pixels one pixel of each layer's map steps over (the product of
+            the strides up to it; 0 for a layer without a map).
+        baseline: layer → the same distance between the maps of two different digits (each
+            image against the next one): the scale a difference is read against.
         map_shift: layer → the whole-pixel shift of its map that best matches, per input shift.
         equivariance: layer → the relative difference, per input shift, between the map of the
             moved digits and the map of the digits moved by ``map_shift`` (0: equivariant).
@@ -221,6 +225,8 @@ class ShiftResponse:
     shifts: tuple[int, ...]
     layers: tuple[str, ...]
     sizes: dict[str, int]
+    steps: dict[str, int]
+    baseline: dict[str, float]
     map_shift: dict[str, tuple[int, ...]]
     equivariance: dict[str, tuple[float, ...]]
     invariance: dict[str, tuple[float, ...]]
@@ -235,21 +241,29 @@ class ShiftResponse:
             [
                 labels.get(name, name),
                 str(self.sizes[name]),
+                str(self.steps[name]),
                 *(
                     f"{error * 100:.0f} % ({moved} px)"
                     for error, moved in zip(
                         self.equivariance[name], self.map_shift[name], strict=True
                     )
                 ),
+                f"{self.baseline[name] * 100:.0f} %",
             ]
             for name in self.layers
             if self.sizes[name]
         ]
-        rows.append(["answers changed", "–", *(f"{c * 100:.1f} %" for c in self.changed)])
+        rows.append(["answers changed", "–", "–", *(f"{c * 100:.1f} %" for c in self.changed), "–"])
         return markdown_table(
-            ["layer", "map width", *(f"digit moved {s} px" for s in self.shifts)],
+            [
+                "layer",
+                "map width",
+                "step (px)",
+                *(f"digit moved {s} px" for s in self.shifts),
+                "another digit",
+            ],
             rows,
-            align="lr" + "r" * len(self.shifts),
+            align="lrr" + "r" * len(self.shifts) + "r",
         )
 
 
@@ -286,6 +300,13 @@ def shift_response(model, images, layers, shifts=(1, 2, 3, 4)) -> ShiftResponse:
 
     base = outputs(images)
     sizes = {n: (b.shape[2] if b.ndim == 4 else 0) for n, b in zip(layers, base, strict=True)}
+    steps, stride = {}, 1
+    for layer in model.layers:
+        spatial = _spatial(layer)
+        stride *= spatial[1] if spatial else 1
+        if layer.name in sizes:
+            steps[layer.name] = stride if sizes[layer.name] else 0
+    baseline = {n: _relative(np.roll(b, 1, axis=0), b) for n, b in zip(layers, base, strict=True)}
     map_shift = {n: [] for n in layers}
     equivariance = {n: [] for n in layers}
     invariance = {n: [] for n in layers}
@@ -309,6 +330,8 @@ def shift_response(model, images, layers, shifts=(1, 2, 3, 4)) -> ShiftResponse:
         shifts,
         layers,
         sizes,
+        steps,
+        baseline,
         {n: tuple(v) for n, v in map_shift.items()},
         {n: tuple(v) for n, v in equivariance.items()},
         {n: tuple(v) for n, v in invariance.items()},

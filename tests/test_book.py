@@ -122,7 +122,7 @@ MEASURED_ANSWERS = {
     "convolution": ["mlp_params", "mlp_test_accuracy", "cnn_params", "cnn_test_accuracy"],
     "errors": ["ece_before", "ece_after", "temperature"],
     "training": ["gradient_gap", "schedule_verdict", "reestimate_verdict", "tuned_verdict"],
-    "invariance": ["flat_changed_four", "moved_shifts", "moved_average", "plain_shifts"],
+    "invariance": ["flat_changed_four", "moved_reading", "centred_reading", "combined_vs_shifts"],
 }
 
 

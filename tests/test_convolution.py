@@ -236,6 +236,8 @@ def test_a_stride_one_convolution_is_equivariant_to_every_shift():
     assert max(response.equivariance["conv"]) < 1e-5
     assert min(response.invariance["conv"]) > 0.1, "the map itself moved"
     assert response.sizes == {"conv": 28, "digit": 0}
+    assert response.steps == {"conv": 1, "digit": 0}
+    assert response.baseline["conv"] > 0.3, "two different images have different maps"
     table = str(response.table({"conv": "the convolution"}))
     assert "the convolution" in table and "answers changed" in table
 
@@ -245,6 +247,7 @@ def test_a_stride_two_convolution_follows_even_shifts_only():
     response = convolution.shift_response(_tiny(2), images, ["conv", "digit"], shifts=(1, 2, 4))
     odd, two, four = response.equivariance["conv"]
     assert response.map_shift["conv"][1:] == (1, 2)
+    assert response.steps["conv"] == 2
     assert two < 1e-5 and four < 1e-5
     assert odd > 0.1
     with pytest.raises(ValueError, match="shift"):

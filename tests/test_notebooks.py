@@ -201,8 +201,20 @@ def test_a_bad_value_stops_in_the_cell_that_checks_it(tmp_path):
 
 GLUE_CALLS = ("glue", "glue_figures")
 IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
-MATH_SYMBOLS = {"c_in", "c_out", "z_i", "z_j"}
-"""Subscripted symbols of the convolution chapter's formulas, written as plain text."""
+MATH_SYMBOLS = {"c_in", "c_out", "z_i", "z_j"} | {
+    "s_j",
+    "s_k",
+    "s_y",
+    "x_i",
+    "b_j",
+    "p_j",
+    "p_y",
+    "r_k",
+    "v_k",
+    "n_k",
+}
+"""Subscripted symbols of the formulas of the convolution and training chapters, written as plain
+text (the book sets no TeX: MathJax would load from a CDN that an offline reader lacks)."""
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
