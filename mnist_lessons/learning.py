@@ -111,11 +111,14 @@ def gradient_noise(
     """How far a batch's gradient is from the gradient over all of ``images``, by batch size.
 
     For each size, ``draws`` batches are drawn at random (without replacement within a batch),
-    and the relative error ``‖dW_batch − dW‖ / ‖dW‖`` of `hand_gradient` is averaged over them.
-    Sampling theory says it shrinks like one over the square root of the batch size.
+    and the relative error ``‖dW_batch − dW‖ / ‖dW‖`` of `hand_gradient` is measured on each.
+    The root mean square over the draws is returned: sampling theory says its square is the
+    per-image variance divided by the batch size (times ``(N − size)/(N − 1)`` for a set of N),
+    so it shrinks like one over the square root of the batch size. (A plain mean of the errors
+    would not: for small batches their spread is skewed.)
 
     Returns:
-        batch size → mean relative error (0 for the whole set).
+        batch size → root-mean-square relative error (0 for the whole set).
     """
     x, y = _flat(images), np.asarray(labels)
     weights, bias = np.asarray(weights), np.asarray(bias)
@@ -133,7 +136,7 @@ def gradient_noise(
             batch = rng.choice(len(x), size, replace=False)
             _, estimate, _ = _loss_and_gradient(x[batch], y[batch], weights, bias)
             errors.append(float(np.linalg.norm(estimate - full)) / norm)
-        noise[size] = float(np.mean(errors))
+        noise[size] = float(np.sqrt(np.mean(np.square(errors))))
     return noise
 
 

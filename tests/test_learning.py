@@ -212,5 +212,8 @@ def test_gradient_noise_shrinks_like_one_over_the_square_root_of_the_batch(digit
     noise = learning.gradient_noise(weights, bias, x, y, [1, 16, 256, len(x)], draws=40)
     assert noise[len(x)] == 0.0
     assert noise[1] > noise[16] > noise[256] > 0
-    # Sampling without replacement from 2,000 images: close to 1/sqrt(size) between 16 and 256.
-    assert noise[16] / noise[256] == pytest.approx(4.0, rel=0.35)
+    # The root-mean-square error of a mean of `size` draws without replacement from N images:
+    # sigma * sqrt((N - size) / (size * (N - 1))), so the ratio for 1 and 16 images is close to
+    # 4, and for 16 and 256 images close to 4 * sqrt(1744 / 1984) = 3.75.
+    assert noise[1] / noise[16] == pytest.approx(4.0, rel=0.2)
+    assert noise[16] / noise[256] == pytest.approx(3.75, rel=0.2)
