@@ -1,0 +1,127 @@
+"""Inputs that are not digits, and a rule that says "not sure this is a digit".
+
+A softmax gives every input ten probabilities that add up to one, a letter or noise included.
+This module makes such inputs the way the book makes digits (`unfamiliar_inputs`: letters from a
+font, centred as MNIST's digits were; noise; a blank and a nearly blank field; scribbles; digits
+with their ink inverted) and a rejection rule chosen on the validation split (`RejectionRule`):
+reject an input whose confidence score falls below a threshold that rejects a chosen share of
+real validation digits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checks import check_choice, check_int
+from .data import IMAGE_SIZE
+from .predict import centre_digit
+
+LETTERS = "ABCEFHKLMPRTUVWXY"
+"""Capital letters drawn as inputs: those least like a digit's shape (no O, I, S, Z, G, B...)."""
+
+
+def render_letter(letter: str, size: int = 64) -> np.ndarray:
+    """One letter in Pillow's built-in TrueType font, centred as MNIST's digits were
+    (`predict.centre_digit`): float32 (28, 28) in [0, 1], white ink on black."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not (isinstance(letter, str) and len(letter) == 1 and letter.strip()):
+        raise ValueError(f"letter must be one visible character. Received: {letter!r}")
+    font = ImageFont.load_default(size=size)
+    canvas = Image.new("L", (2 * size, 2 * size), 0)
+    ImageDraw.Draw(canvas).text((size // 2, size // 4), letter, fill=255, font=font)
+    ink = np.asarray(canvas, dtype=np.float64) / 255
+    return centre_digit(ink)
+
+
+def scribble(rng: np.random.Generator, strokes: int = 3, points: int = 6) -> np.ndarray:
+    """A random scribble: ``strokes`` polylines through random points, drawn thick and centred
+    as a digit would be. float32 (28, 28) in [0, 1]."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("L", (200, 200), 0)
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(check_int("strokes", strokes, minimum=1)):
+        xy = [tuple(p) for p in rng.uniform(20, 180, (check_int("points", points, minimum=2), 2))]
+        draw.line(xy, fill=255, width=14, joint="curve")
+    return centre_digit(np.asarray(canvas, dtype=np.float64) / 255)
+
+
+KINDS = ("letters", "noise", "blank", "nearly blank", "scribbles", "inverted digits")
+
+
+def unfamiliar_inputs(digits: np.ndarray, count: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
+    """``count`` inputs of each kind in `KINDS`, float32 (count, 28, 28, 1) in [0, 1].
+
+    Args:
+        digits: real test digits (n ≥ count, 28, 28[, 1]) in [0, 1], to invert.
+        count: inputs per kind.
+        seed: seeds the noise, the dots and the scribbles.
+    """
+    count = check_int("count", count, minimum=1)
+    digits = np.asarray(digits, dtype=np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    if len(digits) < count:
+        raise ValueError(f"need at least {count} digits to invert. Received: {len(digits)}")
+    rng = np.random.default_rng(seed)
+    shape = (count, IMAGE_SIZE, IMAGE_SIZE)
+    letters = [render_letter(LETTERS[i % len(LETTERS)]) for i in range(count)]
+    nearly = np.zeros(shape, np.float32)
+    for image, (row, col) in zip(nearly, rng.integers(8, 20, (count, 2)), strict=True):
+        image[row : row + 2, col : col + 2] = 1.0
+    kinds = {
+        "letters": np.stack(letters),
+        "noise": rng.uniform(0, 1, shape).astype(np.float32),
+        "blank": np.zeros(shape, np.float32),
+        "nearly blank": nearly,
+        "scribbles": np.stack([scribble(rng) for _ in range(count)]),
+        "inverted digits": 1.0 - digits[:count],
+    }
+    return {name: images[..., None].astype(np.float32) for name, images in kinds.items()}
+
+
+SCORES = ("max_probability", "entropy")
+
+
+def confidence(probabilities: np.ndarray, score: str = "max_probability") -> np.ndarray:
+    """How sure each answer is: the largest probability, or minus the entropy in bits (so that
+    higher is surer for both)."""
+    check_choice("score", score, SCORES)
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2:
+        raise ValueError(f"probabilities must be (n, classes). Received: {p.shape}")
+    if score == "max_probability":
+        return p.max(axis=1)
+    return (p * np.log2(np.clip(p, 1e-12, 1))).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class RejectionRule:
+    """Reject an input whose confidence is below ``threshold``.
+
+    Attributes:
+        score: ``"max_probability"`` or ``"entropy"`` (`confidence`).
+        threshold: the confidence below which an input is rejected.
+        target_share: the share of validation digits the threshold was chosen to reject.
+    """
+
+    score: str
+    threshold: float
+    target_share: float
+
+    @classmethod
+    def fit(
+        cls, probabilities: np.ndarray, share: float = 0.01, score: str = "max_probability"
+    ) -> RejectionRule:
+        """The threshold that rejects ``share`` of the given (validation) digits."""
+        if not (isinstance(share, int | float) and 0 < share < 1):
+            raise ValueError(f"share must lie strictly between 0 and 1. Received: {share!r}")
+        values = np.sort(confidence(probabilities, score))
+        index = max(0, math.ceil(share * len(values)) - 1)
+        return cls(score, float(np.nextafter(values[index], np.inf)), float(share))
+
+    def rejects(self, probabilities: np.ndarray) -> np.ndarray:
+        """bool (n,): which inputs the rule rejects."""
+        return confidence(probabilities, self.score) < self.threshold
