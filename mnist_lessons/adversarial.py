@@ -114,9 +114,15 @@ def attack_curve(model: keras.Model, images, labels, epsilons, attack: str = "fg
     check_choice("attack", attack, tuple(ATTACKS))
     labels = np.asarray(labels)
     epsilons = tuple(_check_epsilon(e) for e in epsilons)
+    images = as_image_batch(images)
+    # FGSM's direction does not depend on epsilon: one gradient serves every size.
+    step = np.sign(loss_gradient(model, images, labels)) if attack == "fgsm" else None
     correct = []
     for epsilon in epsilons:
-        attacked = ATTACKS[attack](model, images, labels, epsilon)
+        if step is None:
+            attacked = ATTACKS[attack](model, images, labels, epsilon)
+        else:
+            attacked = np.clip(images + epsilon * step, 0.0, 1.0).astype(np.float32)
         predictions = np.asarray(model.predict(attacked, batch_size=1000, verbose=0))
         correct.append(predictions.argmax(axis=1) == labels)
     return AttackCurve(attack, epsilons, correct)

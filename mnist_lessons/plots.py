@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib
+import matplotlib.lines
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
@@ -1379,3 +1380,173 @@ def kernel_sliding(
         )
     fig.suptitle(f"A {kernel}×{kernel} kernel's first positions along the top row")
     return fig
+
+
+def error_rates(rows, ax: Axes | None = None) -> Axes:
+    """Test error rates with their intervals, one row per method, on a log scale.
+
+    Args:
+        rows: ``(label, interval, group)`` per method, top to bottom: ``interval`` a
+            `stats.Interval` of the accuracy (Wilson over images, or t over seeds), ``group`` a
+            short word that picks the colour ("baseline", "CNN").
+    """
+    rows = list(rows)
+    ax = _axes(ax, figsize=(7, 0.45 * len(rows) + 1.3))
+    groups = list(dict.fromkeys(group for _, _, group in rows))
+    for i, (_label, interval, group) in enumerate(rows):
+        y = len(rows) - 1 - i
+        colour = f"C{groups.index(group)}"
+        error = 100 * (1 - interval.estimate)
+        low, high = 100 * (1 - interval.high), 100 * (1 - interval.low)
+        ax.plot([low, high], [y, y], color=colour, lw=2.5)
+        ax.plot(error, y, "o", color=colour)
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)])
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.set_xlabel("test error, % (log scale; line: 95 % interval)")
+    handles = [
+        matplotlib.lines.Line2D([], [], color=f"C{k}", marker="o", lw=2.5, label=g)
+        for k, g in enumerate(groups)
+    ]
+    ax.legend(handles=handles, fontsize="small", loc="lower right")
+    ax.grid(axis="x", which="both", alpha=0.3)
+    return ax
+
+
+def embedding_panels(
+    panels: dict[str, np.ndarray], labels, wrong=None, size: float = 4.0
+) -> Figure:
+    """Two-dimensional projections side by side, each point a test image coloured by its
+    class, each class's number at the middle of its points, and the network's mistakes (``wrong``,
+    a bool array) drawn as black crosses.
+
+    Args:
+        panels: ``{title: points (n, 2)}``, in reading order, at most two per row.
+        labels: int (n,) the true classes.
+    """
+    labels = np.asarray(labels)
+    columns = min(2, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, (title, points) in zip(axes.flat, panels.items(), strict=False):
+        points = np.asarray(points)
+        ax.scatter(points[:, 0], points[:, 1], c=cmap(labels), s=3, alpha=0.6, linewidths=0)
+        for digit in range(NUM_CLASSES):
+            mine = points[labels == digit]
+            if len(mine):
+                x, y = np.median(mine, axis=0)
+                ax.text(
+                    x,
+                    y,
+                    str(digit),
+                    fontsize=13,
+                    weight="bold",
+                    ha="center",
+                    va="center",
+                    bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": cmap(digit)},
+                )
+        if wrong is not None and np.any(wrong):
+            ax.scatter(
+                *points[np.asarray(wrong)].T,
+                marker="x",
+                color="black",
+                s=22,
+                lw=1.2,
+                label="the network's mistakes",
+            )
+            ax.legend(fontsize="small", loc="lower right")
+        ax.set_title(title, fontsize="medium")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def unfamiliar_grid(
+    inputs: dict[str, np.ndarray],
+    probabilities: dict[str, np.ndarray],
+    rejected=None,
+    per_kind: int = 6,
+) -> Figure:
+    """A row per kind of input: each image with the network's answer and its probability, and
+    "?" where a rejection rule rejects it (``rejected``: ``{kind: bool array}``)."""
+    kinds = list(inputs)
+    fig, axes = plt.subplots(
+        len(kinds), per_kind, figsize=(1.3 * per_kind, 1.5 * len(kinds)), squeeze=False
+    )
+    for row, kind in zip(axes, kinds, strict=False):
+        for k, ax in enumerate(row):
+            ax.imshow(_image(inputs[kind][k]), cmap=DIGIT_CMAP, vmin=0, vmax=1)
+            p = np.asarray(probabilities[kind][k])
+            doubt = rejected is not None and bool(rejected[kind][k])
+            ax.set_title(
+                f"{p.argmax()} · {100 * p.max():.0f} %" + (" ?" if doubt else ""),
+                fontsize=9,
+                color="#8a5a00" if doubt else "black",
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(kind, fontsize=9)
+    title = "answer · its probability"
+    fig.suptitle(
+        title + ("  (?: the rule rejects it)" if rejected is not None else ""), fontsize=10
+    )
+    fig.tight_layout()
+    return fig
+
+
+def adversarial_example(
+    image, attacked, before: tuple[int, float], after: tuple[int, float], epsilon: float
+) -> Figure:
+    """A digit, the change an attack made to it (scaled to fill the colour range, red up and
+    blue down), and the attacked digit, each titled with the network's answer and probability."""
+    image, attacked = _image(image), _image(attacked)
+    change = attacked - image
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.9))
+    axes[0].imshow(image, cmap=DIGIT_CMAP, vmin=0, vmax=1)
+    axes[0].set_title(f"the digit: {before[0]} ({100 * before[1]:.1f} %)", fontsize=10)
+    scale = max(float(np.abs(change).max()), 1e-12)
+    axes[1].imshow(change, cmap=WEIGHT_CMAP, vmin=-scale, vmax=scale)
+    axes[1].set_title(f"the change (±{epsilon:g}, scaled)", fontsize=10)
+    axes[2].imshow(attacked, cmap=DIGIT_CMAP, vmin=0, vmax=1)
+    axes[2].set_title(f"attacked: {after[0]} ({100 * after[1]:.1f} %)", fontsize=10)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def attack_curves(
+    curves: dict[str, tuple[Sequence[float], np.ndarray]],
+    ax: Axes | None = None,
+) -> Axes:
+    """Accuracy against the perturbation's size, one line per network.
+
+    Args:
+        curves: ``{label: (sizes, accuracies)}``; ``accuracies`` is (sizes,) for one run, or
+            (seeds, sizes) for a study, drawn as the mean with its 95 % t-interval as a band.
+    """
+    from .stats import seed_interval
+
+    ax = _axes(ax, figsize=(6, 4))
+    for colour, (label, (sizes, values)) in enumerate(curves.items()):
+        values = np.asarray(values)
+        if values.ndim == 1:
+            ax.plot(sizes, values, "o-", color=f"C{colour}", label=label)
+            continue
+        intervals = [seed_interval(column) if np.ptp(column) > 0 else None for column in values.T]
+        mean = values.mean(axis=0)
+        low = [i.low if i else m for i, m in zip(intervals, mean, strict=False)]
+        high = [i.high if i else m for i, m in zip(intervals, mean, strict=False)]
+        ax.plot(sizes, mean, "o-", color=f"C{colour}", label=f"{label} (mean of {len(values)})")
+        ax.fill_between(sizes, low, high, color=f"C{colour}", alpha=0.25, lw=0)
+    ax.set_xlabel("perturbation size ε (each pixel moved by at most ε)")
+    ax.set_ylabel("test accuracy on attacked digits")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax

@@ -457,3 +457,97 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     adjusted = np.empty(m)
     adjusted[order] = np.maximum.accumulate(scaled)
     return adjusted
+
+
+@dataclass(frozen=True)
+class ClassErrors:
+    """One class's error rate on a test set.
+
+    Attributes:
+        digit: the true class. images: test images of it. errors: how many were misclassified.
+        interval: the error rate with its 95 % Wilson interval (`wilson_interval`).
+    """
+
+    digit: int
+    images: int
+    errors: int
+    interval: Interval
+
+
+def class_errors(labels: Sequence[int], predictions: Sequence[int]) -> list[ClassErrors]:
+    """Each class's error rate, with a Wilson interval over its own test images."""
+    labels, predictions = _labels_and_predictions(labels, predictions)
+    rows = []
+    for digit in np.unique(labels):
+        mine = labels == digit
+        errors = int((predictions[mine] != digit).sum())
+        rows.append(
+            ClassErrors(
+                int(digit), int(mine.sum()), errors, wilson_interval(errors, int(mine.sum()))
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """One cell of a confusion matrix, tested against chance.
+
+    Attributes:
+        true, predicted: the classes.
+        count: test images of ``true`` answered ``predicted``.
+        errors: all mistakes on ``true``.
+        expected: the count if every mistake picked one of the other classes at random
+            (``errors / (classes − 1)``).
+        p_value: one-sided exact binomial test that the cell holds more than that share.
+        adjusted: the p-value after Holm's adjustment over every off-diagonal cell tested.
+    """
+
+    true: int
+    predicted: int
+    count: int
+    errors: int
+    expected: float
+    p_value: float
+    adjusted: float
+
+
+def _labels_and_predictions(labels, predictions) -> tuple[np.ndarray, np.ndarray]:
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape or labels.ndim != 1 or len(labels) == 0:
+        raise ValueError(
+            "labels and predictions must be two 1-D arrays of the same length. Received shapes "
+            f"{labels.shape} and {predictions.shape}"
+        )
+    return labels, predictions
+
+
+def confusions_beyond_chance(
+    labels: Sequence[int], predictions: Sequence[int], classes: int = 10
+) -> list[Confusion]:
+    """The confusions that happen more often than chance would give them.
+
+    Chance here means: a mistake on a ``true`` digit is equally likely to land on any of the
+    other ``classes − 1``. For each off-diagonal cell with at least one image, an exact binomial
+    test (`scipy.stats.binomtest`, one-sided) asks whether its share of that digit's mistakes is
+    above 1/(classes − 1); Holm's adjustment (`holm`) covers all the cells tested. Returns the
+    cells still below 0.05 after the adjustment, the largest first.
+    """
+    labels, predictions = _labels_and_predictions(labels, predictions)
+    cells = []
+    for true in range(classes):
+        wrong = predictions[(labels == true) & (predictions != true)]
+        for predicted in range(classes):
+            count = int((wrong == predicted).sum())
+            if predicted == true or count == 0:
+                continue
+            share = 1 / (classes - 1)
+            p = stats.binomtest(count, len(wrong), share, alternative="greater").pvalue
+            cells.append((true, predicted, count, len(wrong), len(wrong) * share, float(p)))
+    if not cells:
+        return []
+    adjusted = holm([cell[-1] for cell in cells])
+    found = [
+        Confusion(*cell, float(a)) for cell, a in zip(cells, adjusted, strict=True) if a < 0.05
+    ]
+    return sorted(found, key=lambda c: (-c.count, c.true, c.predicted))

@@ -184,6 +184,13 @@ def _recipe_arm(name: str, label: str, recipe, **measure) -> Arm:
     )
 
 
+ATTACK_EPSILONS = (0.0, 0.025, 0.05, 0.1, 0.15, 0.2)
+"""The perturbation sizes at which the adversarial study attacks every test digit with the fast
+gradient sign method (`adversarial.attack_curve`); at 0 the network alone, without any
+test-time shifts."""
+ATTACK_PAIRED = 0.1
+"""The size whose right and wrong answers the adversarial study keeps, image by image, for
+paired comparisons (a derived arm ``<arm>_fgsm``)."""
 MOVED_SHIFTS = (1, 2, 3, 4)
 """The shifts, in pixels, at which the shifts study scores moved test digits (the convolution
 chapter's experiment)."""
@@ -219,6 +226,17 @@ def _studies() -> dict[str, Study]:
     )
     short = {"train_limit": SHORT_RUN_IMAGES, "reestimate": True}
     short_recipe = RECIPE_99.changed(epochs=1)
+    attacked = {"attack_epsilons": list(ATTACK_EPSILONS)}
+    attack_arms = (
+        ("recipe_99", "the 99 % recipe", RECIPE_99),
+        ("shifts", "random shifts of up to 2 px", shifts),
+        (
+            "wide",
+            "96 filters in the second convolution, dense layer of 128",
+            RECIPE_99.changed(widths=(32, 96), dense=128),
+        ),
+        ("recipe_995", "the 99.5 % recipe", RECIPE_995),
+    )
     five = tuple(range(5))
     ten = tuple(range(10))
     ablated = {r.name: (label, r) for label, r in without_each_ingredient(RECIPE_99).items()}
@@ -377,6 +395,20 @@ def _studies() -> dict[str, Study]:
                     for name, label, _ in shift_arms
                 },
             ),
+            Study(
+                "adversarial",
+                "Do augmentation or a larger network make the 99 % recipe's network harder to "
+                "fool with the fast gradient sign method?",
+                tuple(
+                    _recipe_arm(name, label, recipe, **attacked)
+                    for name, label, recipe in attack_arms
+                ),
+                ten,
+                derived={
+                    f"{name}_fgsm": (f"{label}, attacked at {ATTACK_PAIRED:g}", name, "fgsm")
+                    for name, label, _ in attack_arms
+                },
+            ),
         )
     }
 
@@ -392,6 +424,7 @@ STUDY_NAMES = (
     "batch_norm",
     "short_runs",
     "shifts",
+    "adversarial",
 )
 
 
@@ -700,6 +733,8 @@ def _train_recipe(arm: Arm, settings: dict, seed: int, callbacks: list) -> Outco
     extra = {"val_accuracy": result.val_accuracy, "scoring_seconds": result.scoring_seconds}
     if settings.get("moved_shifts"):
         extra.update(_moved_scores(result.model, data, settings["moved_shifts"]))
+    if settings.get("attack_epsilons"):
+        extra.update(_attack_scores(result.model, data, settings["attack_epsilons"]))
     if settings.get("reestimate"):
         from .evaluate import evaluate_model
         from .learning import reestimate_batch_norm
@@ -734,12 +769,31 @@ def _moved_scores(model, data, shifts) -> dict:
     from .convolution import moved_correct
 
     scores = {"moved_accuracy": {}}
-    for shift in shifts:
+    for shift in sorted(shifts):  # the largest last: its right answers are kept below
         correct = moved_correct(model, data.x_test, data.y_test, shift)
         scores["moved_accuracy"][str(shift)] = float(correct.mean())
     scores[f"moved_{max(shifts)}"] = {
         "test_accuracy": float(correct.mean()),
         "test_images": len(correct),
+        "test_correct": pack_correct(correct),
+    }
+    return scores
+
+
+def _attack_scores(model, data, epsilons) -> dict:
+    """The network's accuracy on every test digit attacked with the fast gradient sign method at
+    each of ``epsilons`` (``fgsm_accuracy``), and which digits it still got right at
+    `ATTACK_PAIRED` (``fgsm``, a record a derived arm reads)."""
+    from .adversarial import attack_curve
+
+    epsilons = sorted({float(e) for e in epsilons} | {ATTACK_PAIRED})
+    curve = attack_curve(model, data.x_test, data.y_test, epsilons)
+    scores = {
+        "fgsm_accuracy": {f"{e:g}": float(a) for e, a in zip(epsilons, curve.accuracy, strict=True)}
+    }
+    correct = curve.correct[epsilons.index(ATTACK_PAIRED)]
+    scores["fgsm"] = {
+        "test_accuracy": float(correct.mean()),
         "test_correct": pack_correct(correct),
     }
     return scores
@@ -1044,6 +1098,19 @@ class StudyResults:
             [r["test_accuracy"], *(r["moved_accuracy"][str(s)] for s in shifts)] for r in runs
         ]
         return (0, *shifts), np.array(values)
+
+    def attack_accuracy(self, arm: str) -> tuple[tuple[float, ...], np.ndarray]:
+        """For an arm attacked with the fast gradient sign method (the adversarial study): the
+        perturbation sizes, smallest first, and an array (seeds, sizes) of its accuracies on the
+        attacked test digits, seed by seed."""
+        runs = sorted(self._runs(arm), key=lambda r: r["seed"])
+        if arm in self.study.derived or not runs or "fgsm_accuracy" not in runs[0]:
+            raise StudyError(
+                f"Study {self.study.name!r} holds no scores on attacked digits for arm {arm!r}"
+            )
+        sizes = sorted(runs[0]["fgsm_accuracy"], key=float)
+        values = [[r["fgsm_accuracy"][s] for s in sizes] for r in runs]
+        return tuple(float(s) for s in sizes), np.array(values)
 
     def compute_seconds(self) -> float:
         return float(sum(r["seconds"] for r in self.records))

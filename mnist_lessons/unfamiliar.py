@@ -125,3 +125,46 @@ class RejectionRule:
     def rejects(self, probabilities: np.ndarray) -> np.ndarray:
         """bool (n,): which inputs the rule rejects."""
         return confidence(probabilities, self.score) < self.threshold
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    """The rejection rule `choose_rule` picked, and the evidence it picked it on.
+
+    Attributes:
+        rule: the chosen `RejectionRule`.
+        rules: both candidate rules, ``{score: rule}``, each rejecting the same share of
+            validation digits.
+        caught: ``{score: {kind: share rejected}}`` on the choosing batch of unfamiliar inputs.
+    """
+
+    rule: RejectionRule
+    rules: dict
+    caught: dict
+
+
+def choose_rule(
+    model, validation_images, share: float = 0.01, count: int = 100, seed: int = 0
+) -> RuleChoice:
+    """Fits a rule for each score in `SCORES` to reject ``share`` of the validation digits, and
+    keeps the one that rejects the larger mean share of a batch of unfamiliar inputs made from
+    validation digits (``count`` of each kind, drawn with ``seed``). Report the chosen rule's
+    catch on another batch, made with another seed from test digits, which took no part in the
+    choice.
+
+    Args:
+        model: a trained classifier with a Keras-style ``predict`` returning (n, 10)
+            probabilities.
+        validation_images: the validation split's digits, (n, 28, 28[, 1]) in [0, 1].
+    """
+    digits = np.asarray(validation_images, dtype=np.float32)
+    probabilities = np.asarray(model.predict(digits, verbose=0))
+    rules = {score: RejectionRule.fit(probabilities, share, score) for score in SCORES}
+    batch = unfamiliar_inputs(digits, count=count, seed=seed)
+    answers = {kind: np.asarray(model.predict(x, verbose=0)) for kind, x in batch.items()}
+    caught = {
+        score: {kind: float(rule.rejects(p).mean()) for kind, p in answers.items()}
+        for score, rule in rules.items()
+    }
+    best = max(SCORES, key=lambda score: float(np.mean(list(caught[score].values()))))
+    return RuleChoice(rules[best], rules, caught)

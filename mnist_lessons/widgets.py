@@ -78,7 +78,9 @@ function render({ model, el }) {
   const prediction = element("div", "digit-pad-prediction");
   const top = element("ol", "digit-pad-top");
   const message = element("div", "digit-pad-message");
-  result.append(caption, preview, prediction, top, message);
+  const unsure = element("div", "digit-pad-unsure");
+  unsure.setAttribute("aria-live", "polite");
+  result.append(caption, preview, prediction, unsure, top, message);
 
   const buttons = element("div", "digit-pad-buttons");
   buttons.append(clear, upload, file);
@@ -214,8 +216,11 @@ function render({ model, el }) {
       }),
     );
     message.textContent = model.get("message");
+    unsure.textContent = model.get("unsure");
+    unsure.hidden = !model.get("unsure");
+    prediction.classList.toggle("digit-pad-doubtful", Boolean(model.get("unsure")));
   }
-  for (const name of ["image", "top", "message"]) model.on(`change:${name}`, show);
+  for (const name of ["image", "top", "message", "unsure"]) model.on(`change:${name}`, show);
   model.on("change:answered", showBusy);
   show();
   showBusy();
@@ -245,6 +250,9 @@ _CSS = """
   flex: none; }
 .digit-pad-probability { font-variant-numeric: tabular-nums; }
 .digit-pad-message { color: #b00020; max-width: 20em; }
+.digit-pad-unsure { color: #8a5a00; font-weight: bold; max-width: 20em; }
+.digit-pad-unsure[hidden] { display: none; }
+.digit-pad-doubtful { color: #999; }
 """
 
 
@@ -298,6 +306,8 @@ class DigitPad(anywidget.AnyWidget):
             returning (n, 10) probabilities from ``model.predict(batch, verbose=0)``: a Keras
             model, or anything with that method.
         size: the canvas's width and height in pixels, 112 to 1024.
+        rule: a `unfamiliar.RejectionRule`; where it rejects an image, the pad still shows the
+            ten digits' ranking, and says it is not sure the image is a digit. None: no rule.
 
     The synced traits are the widget's protocol with its front end. The front end sends an image
     file and a new ``request`` number in one message; Python classifies the file and answers:
@@ -309,6 +319,7 @@ class DigitPad(anywidget.AnyWidget):
     - ``image``: the 28×28 image the network received, as a PNG ``data:`` URL ("" for none).
     - ``top``: the `TOP_K` most probable digits, ``[[digit, probability], ...]``, best first.
     - ``message``: why the last image could not be classified ("" when it could).
+    - ``unsure``: `UNSURE_TEXT` where the rule rejects the last image, else "".
     - ``answered``: the ``request`` number the result answers.
 
     From Python, `prediction` and `prepared` hold the last result, and `classify` takes an
@@ -333,16 +344,25 @@ class DigitPad(anywidget.AnyWidget):
     image = traitlets.Unicode("").tag(sync=True)
     top = traitlets.List([]).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
+    unsure = traitlets.Unicode("").tag(sync=True)
     answered = traitlets.Int(0).tag(sync=True)
 
-    def __init__(self, model, *, size: int = 280):
+    UNSURE_TEXT = "Not sure this is a digit."
+
+    def __init__(self, model, *, size: int = 280, rule=None):
         if not callable(getattr(model, "predict", None)):
             raise TypeError(
                 "model must be a trained classifier with a predict method, such as a Keras "
                 f"model. Received: model={model!r}"
             )
         check_int("size", size, minimum=112, maximum=1024)
+        if rule is not None and not callable(getattr(rule, "rejects", None)):
+            raise TypeError(
+                "rule must be a RejectionRule (mnist_lessons.unfamiliar.RejectionRule.fit on "
+                f"validation probabilities), or None. Received: rule={rule!r}"
+            )
         self._model = model
+        self._rule = rule
         self._prediction: Prediction | None = None
         self._prepared: np.ndarray | None = None
         super().__init__(size=size)
@@ -351,6 +371,11 @@ class DigitPad(anywidget.AnyWidget):
     def prediction(self) -> Prediction | None:
         """The last image's `Prediction`, or None when the pad is empty or the image had none."""
         return self._prediction
+
+    @property
+    def rejected(self) -> bool:
+        """Whether the rule rejected the last image (False without a rule or an image)."""
+        return bool(self.unsure)
 
     @property
     def prepared(self) -> np.ndarray | None:
@@ -370,17 +395,25 @@ class DigitPad(anywidget.AnyWidget):
         """
         self._prediction = self._prepared = None
         if not data:
-            self._show(image="", top=[], message="")
+            self._show(image="", top=[], message="", unsure="")
             return None
         try:
             prepared = prepare_image_bytes(data, name)
         except ImageError as err:
-            self._show(image="", top=[], message=str(err))
+            self._show(image="", top=[], message=str(err), unsure="")
             return None
         (prediction,) = predict_digits(self._model, prepared[np.newaxis])
         self._prepared, self._prediction = prepared, prediction
         top = [[digit, probability] for digit, probability in prediction.top(TOP_K)]
-        self._show(image=_png_data_url(prepared), top=top, message="")
+        doubtful = self._rule is not None and bool(
+            self._rule.rejects(prediction.probabilities[np.newaxis])[0]
+        )
+        self._show(
+            image=_png_data_url(prepared),
+            top=top,
+            message="",
+            unsure=self.UNSURE_TEXT if doubtful else "",
+        )
         return prediction
 
     def _show(self, **values) -> None:
@@ -409,10 +442,10 @@ class DigitPad(anywidget.AnyWidget):
         return {**data, "text/plain": self.STATIC_TEXT}, metadata
 
 
-def draw_digit_pad(model, *, size: int = 280) -> DigitPad:
+def draw_digit_pad(model, *, size: int = 280, rule=None) -> DigitPad:
     """A `DigitPad` for ``model``: draw a digit or upload a photo, and see it classified.
 
     Display the returned widget (last expression of a cell); read ``pad.prediction`` afterwards.
     Arguments as in `DigitPad`.
     """
-    return DigitPad(model, size=size)
+    return DigitPad(model, size=size, rule=rule)

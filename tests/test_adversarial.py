@@ -45,6 +45,15 @@ def test_accuracy_falls_as_epsilon_grows_and_iterating_hurts_at_least_as_much(tr
     assert np.abs(moved - x).max() <= 0.1 + 1e-6
 
 
+def test_the_curve_attacks_each_size_as_fgsm_alone_would(trained):
+    model, x, y = trained
+    curve = adversarial.attack_curve(model, x, y, [0.05, 0.2])
+    for epsilon, correct in zip(curve.epsilons, curve.correct, strict=True):
+        alone = adversarial.fgsm(model, x, y, epsilon)
+        answers = np.asarray(model.predict(alone, verbose=0)).argmax(axis=1)
+        np.testing.assert_array_equal(correct, answers == y)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

@@ -120,9 +120,11 @@ MEASURED_ANSWERS = {
     ],
     "fast-training-time": ["profile_matmul_share", "recipe_step_ms", "precision_step_ratio"],
     "convolution": ["mlp_params", "mlp_test_accuracy", "cnn_params", "cnn_test_accuracy"],
-    "errors": ["ece_before", "ece_after", "temperature"],
     "training": ["gradient_gap", "schedule_verdict", "reestimate_verdict", "tuned_verdict"],
     "invariance": ["flat_changed_four", "moved_reading", "centred_reading", "combined_vs_shifts"],
+    "baselines": ["best_baseline_accuracy", "mcnemar_p", "best_error", "beyond_chance"],
+    "knows": ["features_tsne", "rejected_right", "caught_scribbles", "fgsm_10", "best_attacked"],
+    "errors": ["ece_before", "ece_after", "temperature", "withheld_right"],
 }
 
 
@@ -172,6 +174,14 @@ DEFINITIONS = {
     "def-batch-norm": ["running statistics"],
     "def-running-mean": ["running mean"],
     "def-invariance": ["equivariant", "invariant"],
+    "def-baseline": ["baseline"],
+    "def-nearest-neighbour": ["nearest class mean", "k-nearest-neighbour", "logistic regression"],
+    "def-pca": ["principal component analysis"],
+    "def-embedding": ["embedding"],
+    "def-tsne": ["t-SNE"],
+    "def-unfamiliar": ["unfamiliar input"],
+    "def-rejection": ["maximum probability", "entropy", "rejection rule"],
+    "def-adversarial": ["fast gradient sign method", "adversarial example"],
 }
 """Each term's label, and the words defined (in bold) in the paragraphs after it."""
 

@@ -116,6 +116,34 @@ def test_export_for_page_writes_the_model_and_its_script(tmp_path):
     assert page.size == page.onnx.stat().st_size
 
 
+def test_export_for_page_carries_the_rejection_rule(tmp_path):
+    from mnist_lessons.models import build_model
+    from mnist_lessons.unfamiliar import RejectionRule
+
+    model = build_model("one_conv_wide_dense", precision="float32")
+    rule = RejectionRule("entropy", -1.25, 0.01)
+    page = export_for_page(model, tmp_path / "draw", rule=rule)
+    embedded = json.loads(
+        page.script.read_text().splitlines()[1].removeprefix("window.digitModel = ").rstrip(";")
+    )
+    assert embedded["rejection"] == {"score": "entropy", "threshold": -1.25, "share": 0.01}
+    without = export_for_page(model, tmp_path / "plain")
+    assert '"rejection": null' in without.script.read_text()
+    with pytest.raises(TypeError, match="rule must be a RejectionRule"):
+        export_for_page(model, tmp_path / "bad", rule=0.5)
+
+
+def test_the_committed_page_model_carries_a_rule_chosen_on_validation():
+    text = (ROOT / "book" / "_static" / "draw" / SCRIPT_FILE).read_text()
+    embedded = json.loads(text.splitlines()[1].removeprefix("window.digitModel = ").rstrip(";"))
+    rejection = embedded["rejection"]
+    assert rejection["score"] in ("max_probability", "entropy")
+    assert rejection["share"] == 0.01
+    # Minus an entropy in bits lies in [−log2 10, 0]; a maximum probability in [0.1, 1].
+    low = -math.log2(10) if rejection["score"] == "entropy" else 0.1
+    assert low < rejection["threshold"] < (0 if rejection["score"] == "entropy" else 1)
+
+
 def test_export_refuses_what_it_cannot_export(tmp_path):
     from mnist_lessons.backend import keras
     from mnist_lessons.models import build_model
@@ -257,6 +285,24 @@ def trained_model(mnist):
     return train("three_conv_dense64", data, epochs=1, batch_size=64).model
 
 
+@pytest.fixture(scope="module")
+def page_rule(mnist, trained_model):
+    """The rejection rule the page gets, chosen as the errors chapter chooses its own."""
+    from mnist_lessons.data import prepare_data
+    from mnist_lessons.unfamiliar import choose_rule
+
+    data = prepare_data(mnist, validation_size=1000, train_limit=20000, seed=0)
+    return choose_rule(trained_model, data.x_val, seed=2).rule
+
+
+def spiral(turns: float = 2.0, points: int = 38):
+    """A scribble: an open spiral from the middle of the canvas outwards."""
+    return [
+        (140 + (10 + 3 * k) * math.cos(k / 3), 140 + (10 + 3 * k) * math.sin(k / 3))
+        for k in range(points)
+    ]
+
+
 def book_config() -> dict:
     """The book's _config.yml with what the drawing page needs added (see the report)."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -266,7 +312,7 @@ def book_config() -> dict:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, trained_model):
+def site(tmp_path_factory, trained_model, page_rule):
     """A one-page book holding book/draw.md, built with the book's settings, warnings as errors.
 
     Returns ``(html folder, page model)``.
@@ -285,7 +331,7 @@ def site(tmp_path_factory, trained_model):
     (book / "_config.yml").write_text(yaml.safe_dump(book_config()))
     (book / "_toc.yml").write_text("format: jb-book\nroot: book/draw\n")
     fetch_onnxruntime.fetch(book / "_build" / "onnxruntime-web")
-    page_model = export_for_page(trained_model, book / "book" / "_static" / "draw")
+    page_model = export_for_page(trained_model, book / "book" / "_static" / "draw", rule=page_rule)
     html = build_book(book)
     assert (html / "book" / "draw.html").is_file()
     return html, page_model
@@ -356,7 +402,10 @@ def draw(browser, strokes, pointer: str = "mouse") -> dict:
         " probabilities: pad.lastProbabilities && Array.from(pad.lastProbabilities),"
         " alpha: Array.from(pad.alpha()), ms: pad.lastInferenceMs,"
         " prediction: document.getElementById('digit-prediction').textContent,"
-        " top: Array.from(document.querySelectorAll('#digit-top li')).map(li => li.textContent)"
+        " top: Array.from(document.querySelectorAll('#digit-top li')).map(li => li.textContent),"
+        " rejected: pad.lastRejected,"
+        " unsure: document.getElementById('digit-unsure').hidden ? ''"
+        "   : document.getElementById('digit-unsure').textContent"
         "}));"
     )
 
@@ -432,6 +481,34 @@ def test_page_loads_the_model_and_predicts_without_errors(browser, server, site,
     assert shown["prediction"] in list("0123456789")
     assert not severe_log(browser)
     clear(browser)
+
+
+@pytest.mark.slow
+def test_page_says_it_is_not_sure_about_a_scribble_and_sure_about_a_clear_digit(
+    browser, server, page_rule
+):
+    from mnist_lessons.unfamiliar import confidence
+
+    open_page(browser, f"{server}/book/draw.html")
+    scribble = draw(browser, [spiral()])
+    clear(browser)
+    seven = draw(browser, DIGITS[7])
+    clear(browser)
+    print(
+        f"\nrule: {page_rule.score} below {page_rule.threshold:.3f}; scribble "
+        f"{confidence(np.array([scribble['probabilities']]), page_rule.score)[0]:.3f}, seven "
+        f"{confidence(np.array([seven['probabilities']]), page_rule.score)[0]:.3f}"
+    )
+    assert scribble["rejected"] is True and scribble["unsure"] == "Not sure this is a digit."
+    assert scribble["prediction"] in list("0123456789")  # the ranking is still shown
+    assert seven["rejected"] is False and seven["unsure"] == "" and seven["prediction"] == "7"
+    for shown in (scribble, seven):  # the page applies the rule as Python does
+        rejected = page_rule.rejects(np.array([shown["probabilities"]], dtype=np.float64))[0]
+        assert shown["rejected"] == bool(rejected)
+    after = browser.execute_script(
+        "return [window.digitPad.lastRejected, document.getElementById('digit-unsure').hidden]"
+    )
+    assert after == [None, True]  # clearing takes the doubt away too
 
 
 @pytest.mark.slow

@@ -37,6 +37,7 @@ QUICK = {
     "seeds": 2,
     "seeds_995": 1,
     "ablation_seeds": 2,
+    "probe_images": 500,
 }
 STANDARD = {"epochs", "batch_size", "train_limit", "seed"}
 STUDY_READER = {"study_dir", "rerun_seed"}

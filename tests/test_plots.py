@@ -415,3 +415,63 @@ def test_kernel_sliding_draws_each_setting_with_its_output_size():
     assert [len(ax.patches) for ax in fig.axes] == [36 + 3, 36 + 2, 64 + 3]
     assert sum(text.get_text() == "0" for text in fig.axes[2].texts) == 64 - 36
     plt.close(fig)
+
+
+def test_error_rates_draws_each_method_on_a_log_scale_with_its_interval():
+    from mnist_lessons.stats import seed_interval, wilson_interval
+
+    rows = [
+        ("class means", wilson_interval(8200, 10000), "baseline"),
+        ("a CNN", seed_interval([0.991, 0.992, 0.990]), "CNN"),
+    ]
+    ax = plots.error_rates(rows)
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a CNN", "class means"]
+    line = ax.lines[0]  # the class means' interval, in percent error
+    low, high = sorted(line.get_xdata())
+    interval = wilson_interval(8200, 10000)
+    assert low == pytest.approx(100 * (1 - interval.high))
+    assert high == pytest.approx(100 * (1 - interval.low))
+    assert len(ax.get_legend().get_texts()) == 2
+
+
+def test_embedding_panels_colour_by_class_and_cross_out_mistakes():
+    points = np.random.default_rng(0).random((30, 2))
+    labels = np.arange(30) % 10
+    wrong = np.zeros(30, bool)
+    wrong[[3, 7]] = True
+    fig = plots.embedding_panels({"a": points, "b": points, "c": points}, labels, wrong)
+    assert len(fig.axes) == 4 and not fig.axes[3].axison  # three panels, one spare
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
+    crosses = fig.axes[0].collections[1]
+    assert len(crosses.get_offsets()) == 2
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == [str(d) for d in range(10)]
+
+
+def test_unfamiliar_grid_titles_each_answer_and_marks_rejected_ones():
+    inputs = {"noise": IMAGES[:3], "blank": np.zeros((3, 28, 28, 1))}
+    probabilities = {k: np.tile(np.eye(10)[4] * 0.9 + 0.01, (3, 1)) for k in inputs}
+    rejected = {"noise": np.array([True, False, False]), "blank": np.zeros(3, bool)}
+    fig = plots.unfamiliar_grid(inputs, probabilities, rejected, per_kind=3)
+    assert len(fig.axes) == 6
+    assert fig.axes[0].get_title() == "4 · 91 % ?" and fig.axes[1].get_title() == "4 · 91 %"
+    assert fig.axes[0].get_ylabel() == "noise" and fig.axes[3].get_ylabel() == "blank"
+
+
+def test_adversarial_example_shows_the_change_on_a_symmetric_scale():
+    image = np.zeros((28, 28))
+    attacked = image.copy()
+    attacked[3, 4], attacked[5, 6] = 0.1, 0.05
+    fig = plots.adversarial_example(image, attacked, (7, 0.99), (3, 0.6), 0.1)
+    change = fig.axes[1].images[0]
+    assert change.get_clim() == pytest.approx((-0.1, 0.1))
+    assert fig.axes[2].get_title() == "attacked: 3 (60.0 %)"
+
+
+def test_attack_curves_draw_one_run_as_a_line_and_seeds_as_a_band():
+    sizes = (0.0, 0.1, 0.2)
+    seeds = np.array([[0.99, 0.7, 0.2], [0.98, 0.6, 0.3], [0.99, 0.65, 0.25]])
+    ax = plots.attack_curves({"one run": (sizes, [0.99, 0.6, 0.1]), "study": (sizes, seeds)})
+    assert len(ax.lines) == 2 and len(ax.collections) == 1
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), seeds.mean(axis=0))
+    assert "mean of 3" in ax.get_legend().get_texts()[1].get_text()

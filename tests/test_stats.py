@@ -227,3 +227,42 @@ def test_rounded_range_is_every_value_within_half_a_step():
     low, high = rounded_range(0.97, 0.01)
     assert (round(low, 6), round(high, 6)) == (0.965, 0.975)
     assert rounded_range(0.9895, 0.0) == (0.9895, 0.9895)
+
+
+def test_class_errors_count_each_digit_with_a_wilson_interval():
+    from mnist_lessons.stats import class_errors, wilson_interval
+
+    labels = np.repeat(np.arange(3), 100)
+    predictions = labels.copy()
+    predictions[:7] = 1  # seven 0s wrong
+    predictions[100:102] = 2  # two 1s wrong
+    rows = class_errors(labels, predictions)
+    assert [(r.digit, r.images, r.errors) for r in rows] == [(0, 100, 7), (1, 100, 2), (2, 100, 0)]
+    assert rows[0].interval.estimate == pytest.approx(0.07)
+    assert rows[0].interval.low == pytest.approx(wilson_interval(7, 100).low)
+    with pytest.raises(ValueError, match="same length"):
+        class_errors(labels, predictions[:-1])
+
+
+def test_only_confusions_well_beyond_chance_survive_holms_adjustment():
+    from mnist_lessons.stats import confusions_beyond_chance
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 1000)
+    predictions = labels.copy()
+    fours = np.flatnonzero(labels == 4)
+    predictions[fours[:30]] = 9  # a habit: 30 of the 4s' 39 mistakes are 9s
+    for k, i in enumerate(fours[30:39]):
+        predictions[i] = [0, 1, 2, 3, 5, 6, 7, 8, 9][k]
+    for digit in (1, 2, 3):  # scattered mistakes: one to each other digit
+        mine = np.flatnonzero(labels == digit)[:9]
+        predictions[mine] = [d for d in range(10) if d != digit]
+    found = confusions_beyond_chance(labels, predictions)
+    assert [(c.true, c.predicted, c.count, c.errors) for c in found] == [(4, 9, 31, 39)]
+    assert found[0].expected == pytest.approx(39 / 9)
+    assert found[0].adjusted >= found[0].p_value and found[0].adjusted < 0.05
+    assert confusions_beyond_chance(labels, labels) == []
+    shuffled = labels.copy()
+    wrong = rng.choice(len(labels), 90, replace=False)
+    shuffled[wrong] = (labels[wrong] + rng.integers(1, 10, 90)) % 10
+    assert confusions_beyond_chance(labels, shuffled) == []

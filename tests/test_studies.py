@@ -380,6 +380,13 @@ def test_every_study_runs_end_to_end_at_quick_settings(name, tmp_path):
             assert set(record["moved_accuracy"]) == {"1", "2", "3", "4"}
         if record["settings"].get("reestimate"):
             assert 0 <= record["reestimated"]["test_accuracy"] <= 1
+        if record["settings"].get("attack_epsilons"):
+            scores = record["fgsm_accuracy"]
+            assert set(scores) == {f"{e:g}" for e in record["settings"]["attack_epsilons"]}
+            assert record["fgsm"]["test_accuracy"] == scores["0.1"]
+            assert unpack_correct(record["fgsm"]["test_correct"], 10_000).mean() == pytest.approx(
+                scores["0.1"]
+            )
     results = load_study(name, tmp_path)
     assert set(results.arm_names()) == {a.name for a in study.arms} | set(study.derived)
 
@@ -551,3 +558,40 @@ def test_the_shifts_study_reads_moved_accuracy_seed_by_seed(tmp_path, monkeypatc
     assert results.difference("shifts_moved_4", "flatten_moved_4").n == 2
     with pytest.raises(StudyError, match="no scores on moved digits"):
         results.moved_accuracy("flatten_moved_4")
+
+
+def test_the_adversarial_study_reads_attacked_accuracy_seed_by_seed(tmp_path, monkeypatch):
+    calls: list = []
+    base = fake_trainer(calls)
+
+    def train(arm, settings, seed, callbacks):
+        outcome = base(arm, settings, seed, callbacks)
+        attacked = np.random.default_rng(seed).random(10_000) < 0.7
+        sizes = settings["attack_epsilons"]
+        outcome.extra.update(
+            fgsm_accuracy={f"{e:g}": 0.99 - 2 * e for e in sizes} | {"0.1": float(attacked.mean())},
+            fgsm={"test_accuracy": float(attacked.mean()), "test_correct": pack_correct(attacked)},
+        )
+        return outcome
+
+    monkeypatch.setattr(studies, "TRAINERS", dict.fromkeys(studies.TRAINERS, train))
+    run_study("adversarial", quick=True, seeds=[0, 1], out=tmp_path, measure_rate=False)
+    results = load_study("adversarial", tmp_path)
+    sizes, values = results.attack_accuracy("wide")
+    assert sizes == studies.ATTACK_EPSILONS and values.shape == (2, len(sizes))
+    assert values[:, sizes.index(0.1)].tolist() == results.accuracies("wide_fgsm").tolist()
+    assert results.difference("wide_fgsm", "recipe_99_fgsm").n == 2
+    with pytest.raises(StudyError, match="no scores on attacked digits"):
+        results.attack_accuracy("wide_fgsm")
+
+
+def test_the_committed_adversarial_study_attacks_the_network_alone_at_zero():
+    """At ε = 0 the attack scores the bare network: for the 99.5 % recipe, the record's score
+    without test-time shifts; for the others, its test accuracy."""
+    results = load_study("adversarial")
+    for arm in ("recipe_99", "recipe_995"):
+        sizes, values = results.attack_accuracy(arm)
+        assert sizes[0] == 0.0 and (np.diff(values, axis=1) <= 0.005).all()
+        records = sorted((r for r in results.records if r["arm"] == arm), key=lambda r: r["seed"])
+        bare = [r.get("unshifted", r)["test_accuracy"] for r in records]
+        np.testing.assert_allclose(values[:, 0], bare, atol=5e-4)

@@ -57,3 +57,31 @@ def test_the_rule_rejects_the_chosen_share_of_the_digits_it_was_fitted_on():
         assert rule.rejects(probabilities).mean() == pytest.approx(0.05, abs=0.001)
     with pytest.raises(ValueError, match="share must lie"):
         RejectionRule.fit(probabilities, share=0)
+
+
+class InkModel:
+    """Sure of a digit when a little of the field is inked, unsure when much of it is: a fake
+    network whose confidence the rules can read."""
+
+    def predict(self, images, verbose=0):
+        ink = np.asarray(images).reshape(len(images), -1).mean(axis=1)
+        spread = np.clip(ink * 4, 0, 1)[:, None]  # 0: sure, 1: all ten equal
+        sure = np.eye(10)[np.zeros(len(images), int)]
+        return (1 - spread) * sure + spread / 10
+
+
+def test_choose_rule_fits_both_scores_on_validation_and_keeps_the_one_that_catches_more(mnist):
+    from mnist_lessons.unfamiliar import SCORES, choose_rule
+
+    _, (x_test, _) = mnist
+    digits = x_test[:500].astype(np.float32) / 255
+    choice = choose_rule(InkModel(), digits, share=0.02, count=20, seed=3)
+    assert set(choice.rules) == set(SCORES) and choice.rule in choice.rules.values()
+    probabilities = InkModel().predict(digits)
+    for rule in choice.rules.values():
+        assert rule.rejects(probabilities).mean() == pytest.approx(0.02, abs=0.004)
+    assert set(choice.caught[choice.rule.score]) == set(unfamiliar.KINDS)
+    means = {s: np.mean(list(caught.values())) for s, caught in choice.caught.items()}
+    assert means[choice.rule.score] == max(means.values())
+    assert choice.caught[choice.rule.score]["noise"] == 1.0  # half the field inked
+    assert choice.caught[choice.rule.score]["blank"] == 0.0  # no ink: this fake is sure

@@ -400,3 +400,23 @@ def test_drawing_on_the_pad_in_jupyterlab_shows_the_digit_clear_empties_it_uploa
     Image.open(io.BytesIO(draw_png(STROKES[7], size=600, scale=0.6))).save(photo, quality=85)
     browser.find_element(By.CSS_SELECTOR, ".digit-pad-file").send_keys(str(photo))
     assert settled_prediction(browser) == "7"
+
+
+def test_a_rule_that_rejects_the_drawing_makes_the_pad_say_it_is_not_sure(model):
+    from mnist_lessons.unfamiliar import RejectionRule
+
+    doubtful = DigitPad(model, rule=RejectionRule("max_probability", 1.5, 0.01))
+    send(doubtful, draw_png(STROKES[7]))
+    assert doubtful.unsure == DigitPad.UNSURE_TEXT and doubtful.rejected
+    assert doubtful.top and doubtful.prediction is not None  # the ranking is still there
+    send(doubtful, b"")
+    assert doubtful.unsure == "" and not doubtful.rejected
+
+    sure = DigitPad(model, rule=RejectionRule("max_probability", 0.0, 0.01))
+    send(sure, draw_png(STROKES[7]))
+    assert sure.unsure == "" and not sure.rejected
+    plain = DigitPad(model)
+    send(plain, draw_png(STROKES[7]))
+    assert plain.unsure == ""
+    with pytest.raises(TypeError, match="rule must be a RejectionRule"):
+        DigitPad(model, rule=0.9)

@@ -203,6 +203,8 @@
     const inputView = root.querySelector("#digit-input");
     const topList = root.querySelector("#digit-top");
     const status = root.querySelector("#digit-status");
+    const unsure = root.querySelector("#digit-unsure");
+    const rejection = window.digitModel && window.digitModel.rejection;
     const context = canvas.getContext("2d", { willReadFrequently: true });
     const base = new URL(".", document.currentScript ? document.currentScript.src : location.href);
 
@@ -210,6 +212,8 @@
       ready: null,
       lastInput: null,
       lastProbabilities: null,
+      lastRejected: null, // whether the rejection rule said "not sure this is a digit"
+      confidence,
       readyMs: null, // since the page's navigation started
       lastInferenceMs: null, // preparation and model, for the last drawing
       busy: Promise.resolve(),
@@ -251,6 +255,21 @@
       view.putImageData(image, 0, 0);
     }
 
+    // The rule of mnist_lessons.unfamiliar.confidence: the largest probability, or minus the
+    // entropy in bits; an input whose score falls below the threshold is rejected.
+    function confidence(probabilities) {
+      if (rejection.score === "max_probability") return Math.max(...probabilities);
+      let score = 0;
+      for (const p of probabilities) score += p * Math.log2(Math.min(Math.max(p, 1e-12), 1));
+      return score;
+    }
+
+    function showDoubt(rejected) {
+      unsure.textContent = rejected ? "Not sure this is a digit." : "";
+      unsure.hidden = !rejected;
+      prediction.classList.toggle("digit-doubtful", rejected);
+    }
+
     function showTop(probabilities) {
       const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b] - probabilities[a]);
       topList.replaceChildren(
@@ -283,6 +302,8 @@
       let best = 0;
       for (let d = 1; d < probabilities.length; d++) if (probabilities[d] > probabilities[best]) best = d;
       prediction.textContent = String(best);
+      pad.lastRejected = rejection ? confidence(probabilities) < rejection.threshold : false;
+      showDoubt(pad.lastRejected);
       showInput(input);
       showTop(probabilities);
       return best;
@@ -298,6 +319,8 @@
       drawn = false;
       pad.lastInput = null;
       pad.lastProbabilities = null;
+      pad.lastRejected = null;
+      showDoubt(false);
       prediction.textContent = "";
       topList.replaceChildren();
       inputView.getContext("2d").clearRect(0, 0, FIELD, FIELD);
