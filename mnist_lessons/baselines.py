@@ -105,12 +105,19 @@ class BaselineResult:
         correct: bool (test images,), which test images it got right.
         fit_seconds: wall time of fitting (PCA included).
         predict_seconds: wall time of predicting every test image (projection included).
+        val_correct: bool (validation images,), which validation images it got right, where it
+            was given some (to choose between baselines without the test set); else None.
     """
 
     baseline: Baseline
     correct: np.ndarray = field(repr=False)
     fit_seconds: float
     predict_seconds: float
+    val_correct: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def val_accuracy(self) -> float | None:
+        return None if self.val_correct is None else float(self.val_correct.mean())
 
     @property
     def accuracy(self) -> float:
@@ -141,6 +148,8 @@ def run_baseline(
     x_test,
     y_test,
     *,
+    x_val=None,
+    y_val=None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> BaselineResult:
     """Fits ``baseline`` on the training images and scores it on the test images.
@@ -149,6 +158,8 @@ def run_baseline(
         baseline: one of `BASELINES`, or settings of one's own.
         x_train, x_test: float32 images in [0, 1], (n, 28, 28[, 1]) or flat (n, 784).
         y_train, y_test: int class indices.
+        x_val, y_val: validation images and labels, also scored (not timed), so that a choice
+            between baselines need not look at the test set; None to skip.
         clock: where the seconds come from (the tests pass a fake).
     """
     check_choice("kind", baseline.kind, KINDS)
@@ -174,4 +185,14 @@ def run_baseline(
         x_test = projection.transform(x_test)
     predictions = np.asarray(model.predict(x_test))
     done = clock()
-    return BaselineResult(baseline, predictions == y_test, fitted - start, done - fitted)
+    val_correct = None
+    if x_val is not None:
+        x_val, y_val = _flat(x_val), np.asarray(y_val)
+        if len(x_val) != len(y_val):
+            raise ValueError(f"{len(x_val)} validation images but {len(y_val)} labels")
+        if projection is not None:
+            x_val = projection.transform(x_val)
+        val_correct = np.asarray(model.predict(x_val)) == y_val
+    return BaselineResult(
+        baseline, predictions == y_test, fitted - start, done - fitted, val_correct
+    )

@@ -1402,6 +1402,7 @@ def error_rates(rows, ax: Axes | None = None) -> Axes:
         ax.plot(error, y, "o", color=colour)
     ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)])
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.set_xlabel("test error, % (log scale; line: 95 % interval)")
     handles = [
@@ -1479,6 +1480,9 @@ def unfamiliar_grid(
     )
     for row, kind in zip(axes, kinds, strict=False):
         for k, ax in enumerate(row):
+            if k >= len(inputs[kind]):
+                ax.axis("off")
+                continue
             ax.imshow(_image(inputs[kind][k]), cmap=DIGIT_CMAP, vmin=0, vmax=1)
             p = np.asarray(probabilities[kind][k])
             doubt = rejected is not None and bool(rejected[kind][k])
@@ -1509,8 +1513,10 @@ def adversarial_example(
     axes[0].imshow(image, cmap=DIGIT_CMAP, vmin=0, vmax=1)
     axes[0].set_title(f"the digit: {before[0]} ({100 * before[1]:.1f} %)", fontsize=10)
     scale = max(float(np.abs(change).max()), 1e-12)
-    axes[1].imshow(change, cmap=WEIGHT_CMAP, vmin=-scale, vmax=scale)
-    axes[1].set_title(f"the change (±{epsilon:g}, scaled)", fontsize=10)
+    shown = axes[1].imshow(change, cmap=WEIGHT_CMAP, vmin=-scale, vmax=scale)
+    axes[1].set_title(f"the change (at most ±{epsilon:g})", fontsize=10)
+    bar = fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04)
+    bar.set_label("red: more ink, blue: less", fontsize=8)
     axes[2].imshow(attacked, cmap=DIGIT_CMAP, vmin=0, vmax=1)
     axes[2].set_title(f"attacked: {after[0]} ({100 * after[1]:.1f} %)", fontsize=10)
     for ax in axes:

@@ -477,6 +477,10 @@ class ClassErrors:
 def class_errors(labels: Sequence[int], predictions: Sequence[int]) -> list[ClassErrors]:
     """Each class's error rate, with a Wilson interval over its own test images."""
     labels, predictions = _labels_and_predictions(labels, predictions)
+    if predictions.ndim != 1:
+        raise ValueError(
+            f"class_errors takes one run's predictions, (n,). Received {predictions.shape}"
+        )
     rows = []
     for digit in np.unique(labels):
         mine = labels == digit
@@ -495,12 +499,14 @@ class Confusion:
 
     Attributes:
         true, predicted: the classes.
-        count: test images of ``true`` answered ``predicted``.
-        errors: all mistakes on ``true``.
-        expected: the count if every mistake picked one of the other classes at random
-            (``errors / (classes − 1)``).
-        p_value: one-sided exact binomial test that the cell holds more than that share.
-        adjusted: the p-value after Holm's adjustment over every off-diagonal cell tested.
+        count: test images of ``true`` answered ``predicted`` (for several runs, images whose
+            most frequent wrong answer it is).
+        errors: the test images of ``true`` answered wrongly (by any of the runs).
+        expected: the count if every mistake picked one of the other classes at random,
+            ``errors / (classes − 1)``.
+        p_value: the exact one-sided binomial test that the cell holds more than that.
+        adjusted: the p-value after Holm's adjustment over every cell tested.
+        runs: how many runs the counts come from.
     """
 
     true: int
@@ -510,44 +516,67 @@ class Confusion:
     expected: float
     p_value: float
     adjusted: float
+    runs: int = 1
 
 
 def _labels_and_predictions(labels, predictions) -> tuple[np.ndarray, np.ndarray]:
     labels, predictions = np.asarray(labels), np.asarray(predictions)
-    if labels.shape != predictions.shape or labels.ndim != 1 or len(labels) == 0:
+    if labels.ndim != 1 or predictions.shape[-1:] != labels.shape or len(labels) == 0:
         raise ValueError(
-            "labels and predictions must be two 1-D arrays of the same length. Received shapes "
-            f"{labels.shape} and {predictions.shape}"
+            "labels must be a 1-D array, and predictions the same length (or one row of that "
+            f"length per run). Received shapes {labels.shape} and {predictions.shape}"
         )
     return labels, predictions
 
 
 def confusions_beyond_chance(
-    labels: Sequence[int], predictions: Sequence[int], classes: int = 10
-) -> list[Confusion]:
+    labels: Sequence[int], predictions, classes: int = 10
+) -> tuple[list[Confusion], int]:
     """The confusions that happen more often than chance would give them.
 
     Chance here means: a mistake on a ``true`` digit is equally likely to land on any of the
-    other ``classes − 1``. For each off-diagonal cell with at least one image, an exact binomial
-    test (`scipy.stats.binomtest`, one-sided) asks whether its share of that digit's mistakes is
-    above 1/(classes − 1); Holm's adjustment (`holm`) covers all the cells tested. Returns the
-    cells still below 0.05 after the adjustment, the largest first.
+    other ``classes − 1``. Every off-diagonal cell of a digit with any mistake gets an exact
+    one-sided binomial test (`scipy.stats.binomtest`) of its share of that digit's mistakes
+    against 1/(classes − 1). With mistakes on every digit that is ``classes × (classes − 1)``
+    tests, and Holm's adjustment (`holm`) covers them all.
+
+    Args:
+        labels: the true classes, (n,).
+        predictions: one run's answers, (n,); or several runs' answers on the same images,
+            (runs, n). With several runs the unit is still the image, not the run: an image any
+            run got wrong counts once, in the cell of its most frequent wrong answer (the
+            smallest such digit on a tie). An image every run gets wrong is one finding, not one
+            per run.
+
+    Returns:
+        ``(confusions, tests)``: the cells below 0.05 after the adjustment, the largest count
+        first, and how many cells were tested.
     """
     labels, predictions = _labels_and_predictions(labels, predictions)
+    runs = predictions.reshape(-1, len(labels))
+    wrong_any = (runs != labels).any(axis=0)
+    answers = np.full(len(labels), -1)
+    for i in np.flatnonzero(wrong_any):
+        wrongs = runs[:, i][runs[:, i] != labels[i]]
+        answers[i] = np.bincount(wrongs, minlength=classes).argmax()
+    share = 1 / (classes - 1)
     cells = []
     for true in range(classes):
-        wrong = predictions[(labels == true) & (predictions != true)]
+        wrong = answers[(labels == true) & wrong_any]
+        if not len(wrong):
+            continue
         for predicted in range(classes):
-            count = int((wrong == predicted).sum())
-            if predicted == true or count == 0:
+            if predicted == true:
                 continue
-            share = 1 / (classes - 1)
+            count = int((wrong == predicted).sum())
             p = stats.binomtest(count, len(wrong), share, alternative="greater").pvalue
             cells.append((true, predicted, count, len(wrong), len(wrong) * share, float(p)))
     if not cells:
-        return []
+        return [], 0
     adjusted = holm([cell[-1] for cell in cells])
     found = [
-        Confusion(*cell, float(a)) for cell, a in zip(cells, adjusted, strict=True) if a < 0.05
+        Confusion(*cell, float(a), len(runs))
+        for cell, a in zip(cells, adjusted, strict=True)
+        if a < 0.05
     ]
-    return sorted(found, key=lambda c: (-c.count, c.true, c.predicted))
+    return sorted(found, key=lambda c: (-c.count, c.true, c.predicted)), len(cells)

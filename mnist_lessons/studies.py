@@ -160,8 +160,11 @@ def _recipe_arm(name: str, label: str, recipe, **measure) -> Arm:
     """An arm that trains ``recipe`` on every training image (`speedrun.run_recipe`).
 
     ``measure`` adds settings that are not the recipe's: ``train_limit`` (default None),
-    ``moved_shifts`` (also score the test digits moved by these pixels, `_moved_scores`) and
-    ``reestimate`` (also score the network after `learning.reestimate_batch_norm`).
+    ``moved_shifts`` (also score the test digits moved by these pixels, `_moved_scores`),
+    ``reestimate`` (also score the network after `learning.reestimate_batch_norm`),
+    ``attack_epsilons`` (also attack every test digit with FGSM at these sizes, and a subset with
+    iterative FGSM, `_attack_scores`) and ``keep_answers`` (also keep every test digit's answer,
+    `_answers`).
     """
     from dataclasses import asdict
 
@@ -191,6 +194,10 @@ test-time shifts."""
 ATTACK_PAIRED = 0.1
 """The size whose right and wrong answers the adversarial study keeps, image by image, for
 paired comparisons (a derived arm ``<arm>_fgsm``)."""
+ITERATIVE_IMAGES = 2000
+"""The test digits the adversarial study also attacks with iterative FGSM at `ATTACK_PAIRED`
+(ten steps: ten times the cost of one), the same random subset in every run
+(`iterative_subset`), so that runs pair image by image (a derived arm ``<arm>_iterative``)."""
 MOVED_SHIFTS = (1, 2, 3, 4)
 """The shifts, in pixels, at which the shifts study scores moved test digits (the convolution
 chapter's experiment)."""
@@ -405,9 +412,26 @@ def _studies() -> dict[str, Study]:
                 ),
                 ten,
                 derived={
-                    f"{name}_fgsm": (f"{label}, attacked at {ATTACK_PAIRED:g}", name, "fgsm")
-                    for name, label, _ in attack_arms
+                    **{
+                        f"{name}_fgsm": (f"{label}, FGSM at {ATTACK_PAIRED:g}", name, "fgsm")
+                        for name, label, _ in attack_arms
+                    },
+                    **{
+                        f"{name}_iterative": (
+                            f"{label}, iterative FGSM at {ATTACK_PAIRED:g}",
+                            name,
+                            "iterative",
+                        )
+                        for name, label, _ in attack_arms
+                    },
                 },
+            ),
+            Study(
+                "best_network",
+                "Which digits does the book's best network, the 99.5 % recipe, get wrong, and "
+                "which confusions come up more often than chance would give?",
+                (_recipe_arm("recipe_995", "the 99.5 % recipe", RECIPE_995, keep_answers=True),),
+                ten,
             ),
         )
     }
@@ -425,6 +449,7 @@ STUDY_NAMES = (
     "short_runs",
     "shifts",
     "adversarial",
+    "best_network",
 )
 
 
@@ -733,6 +758,8 @@ def _train_recipe(arm: Arm, settings: dict, seed: int, callbacks: list) -> Outco
     extra = {"val_accuracy": result.val_accuracy, "scoring_seconds": result.scoring_seconds}
     if settings.get("moved_shifts"):
         extra.update(_moved_scores(result.model, data, settings["moved_shifts"]))
+    if settings.get("keep_answers"):
+        extra.update(_answers(result.model, data, recipe.test_shifts))
     if settings.get("attack_epsilons"):
         extra.update(_attack_scores(result.model, data, settings["attack_epsilons"]))
     if settings.get("reestimate"):
@@ -796,7 +823,35 @@ def _attack_scores(model, data, epsilons) -> dict:
         "test_accuracy": float(correct.mean()),
         "test_correct": pack_correct(correct),
     }
+    subset = iterative_subset(len(data.x_test))
+    iterative = attack_curve(
+        model, data.x_test[subset], data.y_test[subset], [ATTACK_PAIRED], attack="iterative"
+    ).correct[0]
+    scores["iterative"] = {
+        "test_accuracy": float(iterative.mean()),
+        "test_images": len(subset),
+        "test_correct": pack_correct(iterative),
+    }
     return scores
+
+
+def iterative_subset(test_images: int = 10_000) -> np.ndarray:
+    """The indices of the `ITERATIVE_IMAGES` test digits the iterative attack uses: a random
+    subset, drawn once with seed 0 and sorted, the same in every run."""
+    count = min(ITERATIVE_IMAGES, test_images)
+    return np.sort(np.random.default_rng(0).choice(test_images, count, replace=False))
+
+
+def _answers(model, data, test_shifts: bool) -> dict:
+    """Every test digit's answer, as the recipe scores it, as a string of digits
+    (``answers``): what per-class errors and confusions need beyond right and wrong."""
+    from .speedrun import shift_averaged_probabilities
+
+    if test_shifts:
+        probabilities = shift_averaged_probabilities(model, data.x_test)
+    else:
+        probabilities = np.asarray(model.predict(data.x_test, batch_size=1000, verbose=0))
+    return {"answers": "".join(str(int(d)) for d in probabilities.argmax(axis=1))}
 
 
 TRAINERS: dict[str, Callable[[Arm, dict, int, list], Outcome]] = {
@@ -1039,6 +1094,21 @@ class StudyResults:
             ]
         return [r for r in self.records if r["arm"] == arm]
 
+    def values(self, arm: str, read: Callable[[dict], float] | str) -> np.ndarray:
+        """One figure per run of ``arm``, seed by seed: the record's field ``read`` (such as
+        ``"val_accuracy"``), or what a function of the record returns (such as the last epoch's
+        training accuracy, ``lambda r: r["history"]["accuracy"][-1]``)."""
+        runs = sorted(self._runs(arm), key=lambda r: r["seed"])
+        if not runs:
+            raise StudyError(f"Study {self.study.name!r} holds no runs of arm {arm!r}")
+        if isinstance(read, str):
+            if read not in runs[0]:
+                raise StudyError(
+                    f"Study {self.study.name!r}'s records of arm {arm!r} have no field {read!r}"
+                )
+            return np.array([r[read] for r in runs], dtype=float)
+        return np.array([read(r) for r in runs], dtype=float)
+
     def seeds(self, arm: str) -> list[int]:
         return sorted(r["seed"] for r in self._runs(arm))
 
@@ -1111,6 +1181,15 @@ class StudyResults:
         sizes = sorted(runs[0]["fgsm_accuracy"], key=float)
         values = [[r["fgsm_accuracy"][s] for s in sizes] for r in runs]
         return tuple(float(s) for s in sizes), np.array(values)
+
+    def answers(self, arm: str) -> tuple[tuple[int, ...], np.ndarray]:
+        """For an arm that kept its answers (the best_network study): the seeds, and an int
+        array (seeds, test images) of the digit each run answered."""
+        runs = sorted(self._runs(arm), key=lambda r: r["seed"])
+        if arm in self.study.derived or not runs or "answers" not in runs[0]:
+            raise StudyError(f"Study {self.study.name!r} kept no answers for arm {arm!r}")
+        answers = np.array([np.frombuffer(r["answers"].encode(), np.uint8) - 48 for r in runs])
+        return tuple(r["seed"] for r in runs), answers.astype(np.int64)
 
     def compute_seconds(self) -> float:
         return float(sum(r["seconds"] for r in self.records))

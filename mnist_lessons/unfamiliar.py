@@ -19,20 +19,35 @@ from .checks import check_choice, check_int
 from .data import IMAGE_SIZE
 from .predict import centre_digit
 
-LETTERS = "ABCEFHKLMPRTUVWXY"
-"""Capital letters drawn as inputs: those least like a digit's shape (no O, I, S, Z, G, B...)."""
+LETTERS = "AEFHKLMPRTUVWXY"
+"""Capital letters drawn as inputs: those least like a digit's shape (no O, I, S, Z, G, B, C,
+D, J, N or Q, which a reader might take for 0, 1, 5, 2, 6, 8, 0, 0, 1, 2 or 9)."""
 
 
-def render_letter(letter: str, size: int = 64) -> np.ndarray:
+def render_letter(letter: str, size: int = 64, angle: float = 0.0, stroke: int = 0) -> np.ndarray:
     """One letter in Pillow's built-in TrueType font, centred as MNIST's digits were
-    (`predict.centre_digit`): float32 (28, 28) in [0, 1], white ink on black."""
+    (`predict.centre_digit`): float32 (28, 28) in [0, 1], white ink on black.
+
+    Args:
+        letter: one visible character.
+        size: the font size in pixels, before the letter is scaled to MNIST's 20×20 box.
+        angle: a rotation in degrees, anticlockwise.
+        stroke: extra stroke width in pixels (0: the font's own), for a bolder letter.
+    """
     from PIL import Image, ImageDraw, ImageFont
 
     if not (isinstance(letter, str) and len(letter) == 1 and letter.strip()):
         raise ValueError(f"letter must be one visible character. Received: {letter!r}")
+    size = check_int("size", size, minimum=8, maximum=512)
+    stroke = check_int("stroke", stroke, minimum=0, maximum=size // 4)
     font = ImageFont.load_default(size=size)
     canvas = Image.new("L", (2 * size, 2 * size), 0)
-    ImageDraw.Draw(canvas).text((size // 2, size // 4), letter, fill=255, font=font)
+    draw = ImageDraw.Draw(canvas)
+    draw.text(
+        (size // 2, size // 4), letter, fill=255, font=font, stroke_width=stroke, stroke_fill=255
+    )
+    if angle:
+        canvas = canvas.rotate(float(angle), resample=Image.Resampling.BILINEAR)
     ink = np.asarray(canvas, dtype=np.float64) / 255
     return centre_digit(ink)
 
@@ -54,12 +69,15 @@ KINDS = ("letters", "noise", "blank", "nearly blank", "scribbles", "inverted dig
 
 
 def unfamiliar_inputs(digits: np.ndarray, count: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
-    """``count`` inputs of each kind in `KINDS`, float32 (count, 28, 28, 1) in [0, 1].
+    """``count`` inputs of each kind in `KINDS`, float32 (count, 28, 28, 1) in [0, 1], except
+    ``"blank"``, which is one image: every blank field is the same input.
 
     Args:
-        digits: real test digits (n ≥ count, 28, 28[, 1]) in [0, 1], to invert.
+        digits: real digits (n ≥ count, 28, 28[, 1]) in [0, 1], to invert: the first ``count``.
         count: inputs per kind.
-        seed: seeds the noise, the dots and the scribbles.
+        seed: seeds everything drawn at random: each letter (which one, its size, its angle
+            within ±15°, its boldness), the noise, the dots and the scribbles. Two seeds give
+            two different batches.
     """
     count = check_int("count", count, minimum=1)
     digits = np.asarray(digits, dtype=np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
@@ -67,14 +85,22 @@ def unfamiliar_inputs(digits: np.ndarray, count: int = 16, seed: int = 0) -> dic
         raise ValueError(f"need at least {count} digits to invert. Received: {len(digits)}")
     rng = np.random.default_rng(seed)
     shape = (count, IMAGE_SIZE, IMAGE_SIZE)
-    letters = [render_letter(LETTERS[i % len(LETTERS)]) for i in range(count)]
+    letters = [
+        render_letter(
+            str(rng.choice(list(LETTERS))),
+            size=int(rng.integers(40, 90)),
+            angle=float(rng.uniform(-15, 15)),
+            stroke=int(rng.integers(0, 3)),
+        )
+        for _ in range(count)
+    ]
     nearly = np.zeros(shape, np.float32)
     for image, (row, col) in zip(nearly, rng.integers(8, 20, (count, 2)), strict=True):
         image[row : row + 2, col : col + 2] = 1.0
     kinds = {
         "letters": np.stack(letters),
         "noise": rng.uniform(0, 1, shape).astype(np.float32),
-        "blank": np.zeros(shape, np.float32),
+        "blank": np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32),
         "nearly blank": nearly,
         "scribbles": np.stack([scribble(rng) for _ in range(count)]),
         "inverted digits": 1.0 - digits[:count],
@@ -136,11 +162,15 @@ class RuleChoice:
         rules: both candidate rules, ``{score: rule}``, each rejecting the same share of
             validation digits.
         caught: ``{score: {kind: share rejected}}`` on the choosing batch of unfamiliar inputs.
+        auroc: ``{score: area under the ROC curve}``: how well the score alone, at every
+            threshold, tells the choosing batch's unfamiliar inputs (blank counted once) from the
+            validation digits; 0.5 is chance, 1 is perfect.
     """
 
     rule: RejectionRule
     rules: dict
     caught: dict
+    auroc: dict
 
 
 def choose_rule(
@@ -167,4 +197,17 @@ def choose_rule(
         for score, rule in rules.items()
     }
     best = max(SCORES, key=lambda score: float(np.mean(list(caught[score].values()))))
-    return RuleChoice(rules[best], rules, caught)
+    auroc = {score: separation(probabilities, answers, score) for score in SCORES}
+    return RuleChoice(rules[best], rules, caught, auroc)
+
+
+def separation(digit_probabilities, unfamiliar: dict, score: str = "max_probability") -> float:
+    """The area under the ROC curve of ``score`` for telling unfamiliar inputs (every kind in
+    ``unfamiliar``, ``{kind: probabilities}``, pooled) from digits: the chance that a random
+    unfamiliar input scores less sure than a random digit (`sklearn.metrics.roc_auc_score`)."""
+    from sklearn.metrics import roc_auc_score
+
+    pooled = np.concatenate(list(unfamiliar.values()))
+    surety = np.concatenate([confidence(digit_probabilities, score), confidence(pooled, score)])
+    is_unfamiliar = np.r_[np.zeros(len(digit_probabilities)), np.ones(len(pooled))]
+    return float(roc_auc_score(is_unfamiliar, -surety))

@@ -64,3 +64,17 @@ def test_images_and_labels_must_match(split):
     x, y, x_test, y_test = split
     with pytest.raises(ValueError, match="differ in length"):
         run_baseline(BASELINES[0], x, y[:-1], x_test, y_test)
+
+
+def test_validation_images_are_scored_with_the_same_fitted_model(split):
+    x, y, x_test, y_test = split
+    baseline = BASELINES[-1]  # PCA, then 3 neighbours: the projection must be applied too
+    with_val = run_baseline(
+        baseline, x[500:], y[500:], x_test, y_test, x_val=x[:500], y_val=y[:500]
+    )
+    same = run_baseline(baseline, x[500:], y[500:], x[:500], y[:500])
+    assert np.array_equal(with_val.val_correct, same.correct)
+    assert with_val.val_accuracy == same.accuracy
+    assert run_baseline(baseline, x, y, x_test, y_test).val_accuracy is None
+    with pytest.raises(ValueError, match="500 validation images but 499 labels"):
+        run_baseline(baseline, x, y, x_test, y_test, x_val=x[:500], y_val=y[:499])

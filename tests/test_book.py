@@ -122,8 +122,15 @@ MEASURED_ANSWERS = {
     "convolution": ["mlp_params", "mlp_test_accuracy", "cnn_params", "cnn_test_accuracy"],
     "training": ["gradient_gap", "schedule_verdict", "reestimate_verdict", "tuned_verdict"],
     "invariance": ["flat_changed_four", "moved_reading", "centred_reading", "combined_vs_shifts"],
-    "baselines": ["best_baseline_accuracy", "mcnemar_p", "best_error", "beyond_chance"],
-    "knows": ["features_tsne", "rejected_right", "caught_scribbles", "fgsm_10", "best_attacked"],
+    "baselines": ["best_baseline_accuracy", "mcnemar_p", "best_error", "beyond_chance", "gap_p"],
+    "knows": [
+        "features_tsne",
+        "rejected_right",
+        "caught_scribbles",
+        "fgsm_10",
+        "recipe_995_fgsm_points",
+        "wide_iterative_points",
+    ],
     "errors": ["ece_before", "ece_after", "temperature", "withheld_right"],
 }
 

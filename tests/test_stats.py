@@ -257,12 +257,38 @@ def test_only_confusions_well_beyond_chance_survive_holms_adjustment():
     for digit in (1, 2, 3):  # scattered mistakes: one to each other digit
         mine = np.flatnonzero(labels == digit)[:9]
         predictions[mine] = [d for d in range(10) if d != digit]
-    found = confusions_beyond_chance(labels, predictions)
+    found, tests = confusions_beyond_chance(labels, predictions)
+    assert tests == 4 * 9  # every cell of each digit with a mistake, empty cells included
     assert [(c.true, c.predicted, c.count, c.errors) for c in found] == [(4, 9, 31, 39)]
-    assert found[0].expected == pytest.approx(39 / 9)
+    assert found[0].expected == pytest.approx(39 / 9) and found[0].runs == 1
     assert found[0].adjusted >= found[0].p_value and found[0].adjusted < 0.05
-    assert confusions_beyond_chance(labels, labels) == []
+    assert confusions_beyond_chance(labels, labels) == ([], 0)
     shuffled = labels.copy()
     wrong = rng.choice(len(labels), 90, replace=False)
     shuffled[wrong] = (labels[wrong] + rng.integers(1, 10, 90)) % 10
-    assert confusions_beyond_chance(labels, shuffled) == []
+    assert confusions_beyond_chance(labels, shuffled)[0] == []
+
+
+def test_over_several_runs_each_wrong_image_counts_once_under_its_usual_answer():
+    from mnist_lessons.stats import class_errors, confusions_beyond_chance
+
+    labels = np.repeat(np.arange(10), 100)
+    rng = np.random.default_rng(1)
+    fives = np.flatnonzero(labels == 5)
+    runs = []
+    for run in range(6):
+        answers = labels.copy()
+        answers[fives[: 4 + run % 3]] = 3  # four to six 5s called 3s, the same ones each time
+        answers[fives[10]] = 3 if run else 6  # one image: 3 in five runs, 6 in one
+        others = rng.choice(np.flatnonzero(labels != 5), 20, replace=False)
+        answers[others] = (labels[others] + rng.integers(1, 10, 20)) % 10
+        runs.append(answers)
+    found, tests = confusions_beyond_chance(labels, np.stack(runs))
+    assert tests == 90
+    assert [(c.true, c.predicted, c.count, c.errors, c.runs) for c in found] == [(5, 3, 7, 7, 6)]
+    # The same image wrong in every run is one image, however many runs.
+    # Counted ten times, p would be (1/9)**10; counted once, it is 1/9.
+    always = np.stack([np.where(np.arange(1000) == 7, 1, labels)] * 10)
+    assert confusions_beyond_chance(labels, always) == ([], 9)
+    with pytest.raises(ValueError, match="one run's predictions"):
+        class_errors(labels, np.stack(runs))

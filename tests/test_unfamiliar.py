@@ -27,9 +27,13 @@ def test_every_kind_of_input_is_made_in_range(mnist):
     inputs = unfamiliar_inputs(digits, count=8, seed=1)
     assert list(inputs) == list(unfamiliar.KINDS)
     for name, images in inputs.items():
-        assert images.shape == (8, 28, 28, 1), name
+        assert images.shape == ((1 if name == "blank" else 8), 28, 28, 1), name
         assert images.min() >= 0 and images.max() <= 1, name
     assert not inputs["blank"].any()
+    other = unfamiliar_inputs(digits, count=8, seed=2)
+    for kind in ("letters", "noise", "scribbles"):  # another seed, another batch
+        assert not np.array_equal(other[kind], inputs[kind]), kind
+    assert len({image.tobytes() for image in inputs["letters"]}) == 8
     assert (inputs["nearly blank"].reshape(8, -1).sum(axis=1) == 4).all()
     np.testing.assert_allclose(inputs["inverted digits"][..., 0], 1 - digits)
     again = unfamiliar_inputs(digits, count=8, seed=1)
@@ -85,3 +89,5 @@ def test_choose_rule_fits_both_scores_on_validation_and_keeps_the_one_that_catch
     assert means[choice.rule.score] == max(means.values())
     assert choice.caught[choice.rule.score]["noise"] == 1.0  # half the field inked
     assert choice.caught[choice.rule.score]["blank"] == 0.0  # no ink: this fake is sure
+    # Noise and inverted digits are far less sure than any digit; letters and dots are not.
+    assert set(choice.auroc) == set(SCORES) and all(0.5 < a <= 1 for a in choice.auroc.values())
